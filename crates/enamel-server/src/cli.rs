@@ -1,0 +1,71 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Enamel: a GraphQL gateway over a synced copy of a dental practice's PMS.
+#[derive(Debug, Parser)]
+#[command(name = "enamel", version, about)]
+pub struct Cli {
+    /// The store: `sqlite://path` or `postgres://user@host/db`.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = enamel_store::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    /// Log format on standard error.
+    #[arg(long, global = true, env = "ENAMEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up the embedded demo: migrate the store and create one demo practice per PMS.
+    Demo,
+    /// Apply pending migrations to the store.
+    Migrate(MigrateArgs),
+    /// Manage practices.
+    #[command(subcommand)]
+    Practice(PracticeCommand),
+}
+
+/// `enamel migrate` options.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Revert every migration instead (drops all Enamel tables and their data).
+    #[arg(long)]
+    pub down_all: bool,
+    /// Create the PostgreSQL database first when it does not exist.
+    #[arg(long)]
+    pub create_database: bool,
+}
+
+/// `enamel practice …`.
+#[derive(Debug, Subcommand)]
+pub enum PracticeCommand {
+    /// Create a practice and print its id.
+    Add {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Office time zone (IANA name).
+        #[arg(long, default_value = "America/New_York")]
+        time_zone: String,
+        /// Currency: USD or VND.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+    },
+    /// List practices.
+    List,
+}

@@ -1,0 +1,121 @@
+//! Conversions between domain values and their column representation.
+
+use chrono::{DateTime, Utc};
+use enamel_domain::enums::*;
+use enamel_domain::{Amount, PartialDate, ToothList, ToothScope};
+
+/// A domain value stored in a column of type `S`.
+pub(crate) trait Col<S>: Sized {
+    /// The column value.
+    fn to_col(&self) -> S;
+    /// The domain value, or why the column value is not one.
+    fn from_col(s: S) -> Result<Self, String>;
+}
+
+impl<T: Clone> Col<T> for T {
+    fn to_col(&self) -> T {
+        self.clone()
+    }
+    fn from_col(s: T) -> Result<T, String> {
+        Ok(s)
+    }
+}
+
+macro_rules! text_enums {
+    ($($t:ty),* $(,)?) => {$(
+        impl Col<String> for $t {
+            fn to_col(&self) -> String {
+                self.as_ref().to_owned()
+            }
+            fn from_col(s: String) -> Result<Self, String> {
+                s.parse().map_err(|_| format!("unknown {} {s:?}", stringify!($t)))
+            }
+        }
+    )*};
+}
+
+text_enums!(
+    ProviderKind,
+    Gender,
+    PatientStatus,
+    AppointmentStatus,
+    CheckInState,
+    VisitState,
+    ProcedureStatus,
+    TreatmentPlanKind,
+    TreatmentPlanStatus,
+    ClaimType,
+    ClaimStatus,
+    ClaimProcedureStatus,
+    PaymentKind,
+    PaymentStatus,
+    ReferralDirection,
+    ReferralSourceKind,
+    ProcedureCodeKind,
+    BenefitKind,
+    CoverageLevel,
+    BenefitPeriod,
+    CommMode,
+    CommDirection,
+    InventoryKind,
+    StockPickingKind,
+    StockState,
+    ToothScope,
+);
+
+impl Col<i64> for Amount {
+    fn to_col(&self) -> i64 {
+        self.minor()
+    }
+    fn from_col(s: i64) -> Result<Self, String> {
+        Ok(Amount(s))
+    }
+}
+
+impl Col<Option<i64>> for Option<Amount> {
+    fn to_col(&self) -> Option<i64> {
+        self.map(Amount::minor)
+    }
+    fn from_col(s: Option<i64>) -> Result<Self, String> {
+        Ok(s.map(Amount))
+    }
+}
+
+impl Col<String> for ToothList {
+    fn to_col(&self) -> String {
+        self.to_string()
+    }
+    fn from_col(s: String) -> Result<Self, String> {
+        ToothList::parse_fdi(&s).map_err(|e| e.to_string())
+    }
+}
+
+impl Col<Option<String>> for Option<PartialDate> {
+    fn to_col(&self) -> Option<String> {
+        self.map(|d| d.to_string())
+    }
+    fn from_col(s: Option<String>) -> Result<Self, String> {
+        s.map(|s| PartialDate::parse(&s).map_err(|e| e.to_string())).transpose()
+    }
+}
+
+/// The instant every row of one write is stamped with. Truncated to microseconds, the
+/// precision PostgreSQL keeps, so that what is written reads back equal on both backends.
+pub(crate) fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_values_survive_their_columns() {
+        let teeth = ToothList::parse_fdi("16 17 26").unwrap_or_default();
+        assert_eq!(<ToothList as Col<String>>::from_col(teeth.to_col()), Ok(teeth));
+        let date = PartialDate::parse("--/--/2003").ok();
+        assert_eq!(<Option<PartialDate> as Col<Option<String>>>::from_col(date.to_col()), Ok(date));
+        assert!(<ProcedureStatus as Col<String>>::from_col("bogus".to_owned()).is_err());
+    }
+}

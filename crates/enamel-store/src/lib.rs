@@ -1,0 +1,464 @@
+//! Enamel's store: the canonical model in SQLite or PostgreSQL.
+//!
+//! This crate owns the SeaORM entities ([`tables`]) and every statement Enamel runs. It is
+//! practice-scoped by construction: every read and write takes a [`PracticeId`], and every
+//! reference given as a PMS key is resolved within that practice and source only.
+//!
+//! - [`Store`] connects, migrates and reads; [`Tx`] is a caller-controlled transaction that
+//!   writes (a sync page's upserts and its checkpoint commit together).
+//! - Upserts are batched and idempotent: unchanged rows (same content hash) are skipped.
+//! - Reads are batched for dataloaders: rows by id, children by parent with a per-parent
+//!   limit pushed into SQL; one statement per batch.
+//!
+//! It knows nothing of HTTP, GraphQL or any PMS wire format. Only this crate and the
+//! migrations crate depend on `sea-orm`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use enamel_domain::ids::{ConnectionId, SyncRunId};
+use enamel_domain::{
+    EntityId, PmsConnection, Practice, PracticeId, Source, SourceKey, Stored, SyncCounts, SyncRow, SyncRun,
+};
+use enamel_migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
+
+mod column;
+mod error;
+mod integrity;
+mod practice;
+mod raw;
+mod read;
+mod reconcile;
+mod sql;
+mod sync_state;
+mod table;
+pub mod tables;
+mod upsert;
+
+pub use error::{Result, StoreError, redact_url};
+pub use integrity::DanglingReferences;
+pub use practice::{NewConnection, NewPractice};
+pub use read::ChildPage;
+pub use reconcile::SoftDelete;
+pub use sync_state::Checkpoint;
+pub use table::{Link, Sort, Table, Unresolved, Upsert};
+pub use upsert::{Rejected, UpsertReport, content_hash};
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (the embedded default).
+    Sqlite,
+    /// PostgreSQL (for scale-out).
+    Postgres,
+}
+
+/// Counts the SQL statements a store runs, for tests and diagnostics.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Statements run since the counter was installed or last reset.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Starts counting from zero.
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A connection pool to the store's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+    /// SQLite has one writer at a time, and a transaction that read before writing fails
+    /// (without waiting) when another writer committed in between. Writers of one process
+    /// therefore queue here; PostgreSQL needs no such lock.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// The default store: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://enamel.db?mode=rwc";
+
+impl Store {
+    /// Connects to `sqlite://…` or `postgres://…`. SQLite runs in WAL mode with foreign
+    /// keys on; a file URL without `mode=` is created when missing.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl { url: redact_url(url) });
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let mut options = ConnectOptions::new(url);
+        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            options.max_connections(4).min_connections(1).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+                    // 32 MiB of page cache per connection (the default is 2 MiB): a first
+                    // sync inserts keys all over the unique index.
+                    .pragma("cache_size", "-32768")
+                    .pragma("temp_store", "memory")
+            });
+        } else {
+            // Batched lookups bind thousands of keys; a generic plan cached while a table was
+            // small (a sequential scan) would be reused as it grows. Plan each execution.
+            options
+                .max_connections(16)
+                .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+        }
+        let db = Database::connect(options).await?;
+        let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store { db, backend, writer })
+    }
+
+    /// Creates the PostgreSQL database named by `url` when it does not exist, connecting to
+    /// the server's `postgres` database to do so. Database names are limited to letters,
+    /// digits and underscores.
+    pub async fn create_postgres_database(url: &str) -> Result<()> {
+        let (admin, name) = postgres_admin_url(url)?;
+        let admin = Store::connect(&admin).await?;
+        let exists = admin
+            .db
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT 1 FROM pg_database WHERE datname = $1",
+                [name.clone().into()],
+            ))
+            .await?
+            .is_some();
+        if !exists {
+            admin.db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+        }
+        admin.close().await
+    }
+
+    /// Drops the PostgreSQL database named by `url`, disconnecting its other sessions.
+    pub async fn drop_postgres_database(url: &str) -> Result<()> {
+        let (admin, name) = postgres_admin_url(url)?;
+        let admin = Store::connect(&admin).await?;
+        admin.db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
+        admin.close().await
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<()> {
+        let _writer = self.write_guard().await;
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Reverts every migration (drops the schema). For tests and operators.
+    pub async fn migrate_down_all(&self) -> Result<()> {
+        let _writer = self.write_guard().await;
+        Migrator::down(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Names of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// A textual description of the schema (tables, columns, indexes, constraints), sorted:
+    /// two stores with equal descriptions have the same schema.
+    pub async fn schema_description(&self) -> Result<Vec<String>> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS line FROM sqlite_master \
+                 WHERE name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY 1"
+            }
+            Backend::Postgres => {
+                "SELECT line FROM ( \
+                   SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable AS line \
+                     FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> 'seaql_migrations' \
+                   UNION ALL SELECT 'index ' || tablename || ': ' || indexdef FROM pg_indexes \
+                     WHERE schemaname = current_schema() AND tablename <> 'seaql_migrations' \
+                   UNION ALL SELECT 'constraint ' || conrelid::regclass::text || ': ' || pg_get_constraintdef(oid) FROM pg_constraint \
+                     WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text <> 'seaql_migrations' \
+                 ) s ORDER BY 1"
+            }
+        };
+        let rows = self.db.query_all(Statement::from_string(self.db_backend(), sql)).await?;
+        rows.iter().map(|r| r.try_get::<String>("", "line").map_err(StoreError::from)).collect()
+    }
+
+    /// Starts counting the statements this store runs (replaces any earlier counter).
+    pub fn count_statements(&mut self) -> StatementCounter {
+        let counter = StatementCounter::default();
+        let c = counter.0.clone();
+        self.db.set_metric_callback(move |_| {
+            c.fetch_add(1, Ordering::Relaxed);
+        });
+        counter
+    }
+
+    fn db_backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Begins a transaction: writes go through it and land together on [`Tx::commit`].
+    pub async fn begin(&self) -> Result<Tx> {
+        let guard = self.write_guard().await;
+        Ok(Tx { txn: self.db.begin().await?, _writer: guard })
+    }
+
+    /// Waits for this process's turn to write (SQLite only).
+    async fn write_guard(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await?;
+        Ok(())
+    }
+
+    // Configuration.
+
+    /// Creates a practice.
+    pub async fn create_practice(&self, new: NewPractice) -> Result<Practice> {
+        let _writer = self.write_guard().await;
+        practice::create_practice(&self.db, new).await
+    }
+
+    /// One practice.
+    pub async fn practice(&self, id: PracticeId) -> Result<Practice> {
+        practice::practice(&self.db, id).await
+    }
+
+    /// Every practice (the tenant registry: for operators, never for API callers).
+    pub async fn practices(&self) -> Result<Vec<Practice>> {
+        practice::practices(&self.db).await
+    }
+
+    /// Adds a PMS connection to a practice.
+    pub async fn add_connection(&self, practice_id: PracticeId, new: NewConnection) -> Result<PmsConnection> {
+        let _writer = self.write_guard().await;
+        practice::add_connection(&self.db, practice_id, new).await
+    }
+
+    /// A practice's connections.
+    pub async fn connections(&self, practice_id: PracticeId) -> Result<Vec<PmsConnection>> {
+        practice::connections(&self.db, practice_id).await
+    }
+
+    /// One connection of a practice.
+    pub async fn connection(&self, practice_id: PracticeId, id: ConnectionId) -> Result<PmsConnection> {
+        practice::connection(&self.db, practice_id, id).await
+    }
+
+    // Synced rows.
+
+    /// Upserts a batch in its own transaction. See [`Tx::upsert`].
+    pub async fn upsert<R: Upsert>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+        rows: &[SyncRow<R>],
+    ) -> Result<UpsertReport> {
+        let tx = self.begin().await?;
+        let report = tx.upsert(practice, source, rows).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Rows by id within the practice, soft-deleted ones included; ids from another
+    /// practice or unknown ids are simply absent. One statement.
+    pub async fn get_many<T: Table>(&self, practice: PracticeId, ids: &[T]) -> Result<Vec<Stored<T::Record>>> {
+        read::by_ids(&self.db, practice, ids).await
+    }
+
+    /// One row by id within the practice.
+    pub async fn get<T: Table>(&self, practice: PracticeId, id: T) -> Result<Stored<T::Record>> {
+        read::by_ids(&self.db, practice, &[id])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound { entity: T::ENTITY, id: id.to_string() })
+    }
+
+    /// The row with this PMS key, deleted or not.
+    pub async fn find_by_source_id<T: Table>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+        key: &SourceKey,
+    ) -> Result<Option<Stored<T::Record>>> {
+        read::by_source_id::<T, _>(&self.db, practice, source, key).await
+    }
+
+    /// Ids of every live row of `T` in the practice, in creation order. Meant for small
+    /// tables, reconciliation and tests: it reads the whole id column.
+    pub async fn live_ids<T: Table>(&self, practice: PracticeId) -> Result<Vec<T>> {
+        read::live_ids::<T, _>(&self.db, practice).await
+    }
+
+    /// Live children of the given parents through `link`, grouped by parent, ordered and
+    /// limited per parent by `page`. One statement.
+    pub async fn children<T: Table, P: EntityId>(
+        &self,
+        practice: PracticeId,
+        link: Link<T, P>,
+        parents: &[P],
+        page: ChildPage<T>,
+    ) -> Result<Vec<Stored<T::Record>>> {
+        read::children(&self.db, practice, link, parents, page).await
+    }
+
+    /// The last raw PMS payload of a row.
+    pub async fn raw_payload<T: Table>(&self, practice: PracticeId, id: T) -> Result<Option<serde_json::Value>> {
+        raw::load(&self.db, practice, id.uuid()).await
+    }
+
+    /// References of the practice's rows that do not point at a row of the same practice:
+    /// empty when the store is consistent. One statement per reference column.
+    pub async fn check_references(&self, practice: PracticeId) -> Result<Vec<DanglingReferences>> {
+        integrity::check(&self.db, practice).await
+    }
+
+    // Sync state.
+
+    /// A stream's checkpoint.
+    pub async fn checkpoint(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+    ) -> Result<Option<Checkpoint>> {
+        sync_state::checkpoint(&self.db, practice, connection, stream).await
+    }
+
+    /// Records the start of a sync run.
+    pub async fn start_run(&self, practice: PracticeId, connection: ConnectionId, stream: &str) -> Result<SyncRunId> {
+        let _writer = self.write_guard().await;
+        sync_state::start_run(&self.db, practice, connection, stream).await
+    }
+
+    /// Records the end of a sync run: failed when `error` is set.
+    pub async fn finish_run(
+        &self,
+        practice: PracticeId,
+        run: SyncRunId,
+        counts: SyncCounts,
+        error: Option<String>,
+    ) -> Result<()> {
+        let _writer = self.write_guard().await;
+        sync_state::finish_run(&self.db, practice, run, counts, error).await
+    }
+
+    /// The practice's most recent sync runs, newest first.
+    pub async fn sync_runs(&self, practice: PracticeId, limit: u64) -> Result<Vec<SyncRun>> {
+        sync_state::runs(&self.db, practice, limit).await
+    }
+}
+
+/// Splits a PostgreSQL URL into the URL of the server's `postgres` database and the
+/// database name.
+fn postgres_admin_url(url: &str) -> Result<(String, String)> {
+    let invalid = || StoreError::UnsupportedUrl { url: redact_url(url) };
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (server, name) = base.rsplit_once('/').ok_or_else(invalid)?;
+    if !server.contains("://") || name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(invalid());
+    }
+    let admin = match query {
+        Some(q) => format!("{server}/postgres?{q}"),
+        None => format!("{server}/postgres"),
+    };
+    Ok((admin, name.to_owned()))
+}
+
+/// A transaction the caller controls. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    txn: DatabaseTransaction,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    /// Upserts a batch of mapped rows keyed on (`source`, `source_id`): unchanged rows are
+    /// skipped, references are resolved within the practice and source, and rows whose
+    /// references do not resolve are rejected (reported, not written) while the rest land.
+    /// A key repeated in the batch counts once (the last occurrence wins).
+    pub async fn upsert<R: Upsert>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+        rows: &[SyncRow<R>],
+    ) -> Result<UpsertReport> {
+        upsert::upsert(&self.txn, practice, source, rows).await
+    }
+
+    /// Soft-deletes the live rows of `T` from `source` whose keys are not in `present`, the
+    /// complete key set of a full pass, unless that exceeds `max_share` of the live rows.
+    pub async fn soft_delete_absent<T: Table>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+        present: &HashSet<SourceKey>,
+        max_share: f64,
+    ) -> Result<SoftDelete> {
+        reconcile::soft_delete_absent::<T, _>(&self.txn, practice, source, present, max_share).await
+    }
+
+    /// Saves a stream's checkpoint; it lands with the rest of the transaction.
+    pub async fn save_checkpoint(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+        cursor: Option<serde_json::Value>,
+        progress: Option<serde_json::Value>,
+    ) -> Result<()> {
+        sync_state::save_checkpoint(&self.txn, practice, connection, stream, cursor, progress).await
+    }
+
+    /// Reads a stream's checkpoint inside the transaction.
+    pub async fn checkpoint(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+    ) -> Result<Option<Checkpoint>> {
+        sync_state::checkpoint(&self.txn, practice, connection, stream).await
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<()> {
+        self.txn.rollback().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! The last raw PMS payload of each synced row (`source_record`).
+#![allow(unreachable_pub)]
+
+use chrono::{DateTime, Utc};
+use enamel_domain::PracticeId;
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+
+use crate::sql::{OnConflictUpdate, insert_rows};
+
+use crate::Result;
+
+/// A stored raw payload.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "source_record")]
+pub struct Model {
+    /// The synced row's id.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub row_id: Uuid,
+    /// The practice.
+    pub practice_id: Uuid,
+    /// The row's table.
+    pub entity: String,
+    /// The payload as the PMS sent it, as JSON text.
+    pub payload: String,
+    /// When it was stored.
+    pub recorded_at: DateTimeUtc,
+}
+
+/// No relations are navigated through SeaORM.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+pub(crate) async fn save<C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    entity: &str,
+    rows: Vec<(Uuid, &serde_json::Value)>,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let rows: Vec<ActiveModel> = rows
+        .into_iter()
+        .map(|(row_id, payload)| ActiveModel {
+            row_id: Set(row_id),
+            practice_id: Set(practice.uuid()),
+            entity: Set(entity.to_owned()),
+            payload: Set(payload.to_string()),
+            recorded_at: Set(at),
+        })
+        .collect();
+    let conflict = OnConflictUpdate { key: vec![Column::RowId], update: vec![Column::Payload, Column::RecordedAt] };
+    insert_rows::<Entity, C>(db, rows, Some(conflict)).await?;
+    Ok(())
+}
+
+pub(crate) async fn load<C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    row_id: Uuid,
+) -> Result<Option<serde_json::Value>> {
+    let Some(m) = Entity::find_by_id(row_id).filter(Column::PracticeId.eq(practice.uuid())).one(db).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&m.payload).map(Some).map_err(|e| crate::StoreError::Corrupt {
+        table: "source_record",
+        column: "payload",
+        row: row_id,
+        reason: e.to_string(),
+    })
+}

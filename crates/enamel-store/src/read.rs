@@ -1,0 +1,152 @@
+//! Batched reads for dataloaders: rows by id, and children by parent id with an optional
+//! per-parent limit and order, each one SQL statement per batch.
+
+use enamel_domain::{EntityId, PracticeId, Source, SourceKey, Stored};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Order, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::sql::uuid_in;
+
+use crate::table::{Common, Link, Sort};
+use crate::{Result, Table};
+
+/// Which children to read for each parent, and in which order.
+#[derive(Debug, Clone, Copy)]
+pub struct ChildPage<T> {
+    /// At most this many children per parent.
+    pub limit: Option<u64>,
+    /// The order (ties broken by id).
+    pub sort: Sort<T>,
+    /// Newest / largest first.
+    pub descending: bool,
+}
+
+impl<T> ChildPage<T> {
+    /// Every child, ascending by `sort`.
+    pub fn all(sort: Sort<T>) -> Self {
+        Self { limit: None, sort, descending: false }
+    }
+
+    /// At most `n` children per parent.
+    pub fn first(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Descending order.
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
+        self
+    }
+}
+
+/// Rows by id, within the practice. Soft-deleted rows are returned too (their
+/// `meta.deleted_at` says so): a reference to a row the PMS removed still resolves.
+pub(crate) async fn by_ids<T: Table, C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    ids: &[T],
+) -> Result<Vec<Stored<T::Record>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let models = T::Entity::find()
+        .filter(T::column(Common::PracticeId).eq(practice.uuid()))
+        .filter(uuid_in(
+            db.get_database_backend(),
+            (T::Entity::default(), T::column(Common::Id)),
+            ids.iter().map(|id| id.uuid()),
+        ))
+        .all(db)
+        .await?;
+    models.into_iter().map(T::stored).collect()
+}
+
+pub(crate) async fn by_source_id<T: Table, C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    source: Source,
+    key: &SourceKey,
+) -> Result<Option<Stored<T::Record>>> {
+    T::Entity::find()
+        .filter(T::column(Common::PracticeId).eq(practice.uuid()))
+        .filter(T::column(Common::Source).eq(source.as_ref()))
+        .filter(T::column(Common::SourceId).eq(key.as_str()))
+        .one(db)
+        .await?
+        .map(T::stored)
+        .transpose()
+}
+
+pub(crate) async fn live_ids<T: Table, C: ConnectionTrait>(db: &C, practice: PracticeId) -> Result<Vec<T>> {
+    let ids: Vec<uuid::Uuid> = T::Entity::find()
+        .select_only()
+        .column(T::column(Common::Id))
+        .filter(T::column(Common::PracticeId).eq(practice.uuid()))
+        .filter(T::column(Common::DeletedAt).is_null())
+        .order_by_asc(T::column(Common::Id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.into_iter().map(T::from).collect())
+}
+
+/// Live (not soft-deleted) children of the given parents, grouped by parent in the order
+/// of `page`, at most `page.limit` per parent. One statement.
+pub(crate) async fn children<T: Table, P: EntityId, C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    link: Link<T, P>,
+    parents: &[P],
+    page: ChildPage<T>,
+) -> Result<Vec<Stored<T::Record>>> {
+    if parents.is_empty() || page.limit == Some(0) {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let stmt = children_statement::<T>(backend, practice, link.column, parents.iter().map(|p| p.uuid()), page);
+    let models = T::Entity::find().from_raw_sql(backend.build(&stmt)).all(db).await?;
+    models.into_iter().map(T::stored).collect()
+}
+
+fn children_statement<T: Table>(
+    backend: DbBackend,
+    practice: PracticeId,
+    parent_column: &'static str,
+    parents: impl Iterator<Item = uuid::Uuid>,
+    page: ChildPage<T>,
+) -> SelectStatement {
+    let dir = if page.descending { "DESC" } else { "ASC" };
+    let order = |sort: &str| format!("(\"{sort}\" IS NULL), \"{sort}\" {dir}, \"id\" {dir}");
+    let mut inner = Query::select();
+    inner
+        .column(Asterisk)
+        .from(Alias::new(T::TABLE))
+        .and_where(Expr::col(Alias::new("practice_id")).eq(practice.uuid()))
+        .and_where(uuid_in(backend, Alias::new(parent_column), parents))
+        .and_where(Expr::col(Alias::new("deleted_at")).is_null());
+    let Some(limit) = page.limit else {
+        let sort_order = if page.descending { Order::Desc } else { Order::Asc };
+        inner
+            .order_by(Alias::new(parent_column), Order::Asc)
+            .order_by_expr(Expr::cust(format!("(\"{}\" IS NULL)", page.sort.column)), Order::Asc)
+            .order_by(Alias::new(page.sort.column), sort_order.clone())
+            .order_by(Alias::new("id"), sort_order);
+        return inner;
+    };
+    // NULLs last on both backends; the outer order by rank keeps each parent's order.
+    inner.expr_as(
+        Expr::cust(format!(
+            "ROW_NUMBER() OVER (PARTITION BY \"{parent_column}\" ORDER BY {})",
+            order(page.sort.column)
+        )),
+        Alias::new("enamel_rank"),
+    );
+    Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("enamel_rank")).lte(limit))
+        .order_by(Alias::new(parent_column), Order::Asc)
+        .order_by(Alias::new("enamel_rank"), Order::Asc)
+        .to_owned()
+}

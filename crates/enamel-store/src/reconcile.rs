@@ -1,0 +1,86 @@
+//! Deletion inference: rows whose keys are absent from a complete pass are soft-deleted.
+
+use std::collections::HashSet;
+
+use enamel_domain::{PracticeId, Source, SourceKey};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use crate::sql::uuid_in;
+use crate::table::Common;
+use crate::{Result, Table};
+
+/// Ids per `UPDATE … WHERE id IN (…)`.
+const ID_CHUNK: usize = 4_000;
+
+/// What a reconciliation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftDelete {
+    /// Rows absent from the key set were marked deleted.
+    Applied {
+        /// How many rows were marked deleted.
+        deleted: u64,
+        /// Live rows before the pass.
+        live_before: u64,
+    },
+    /// More than the allowed share of live rows would have been deleted: nothing changed.
+    Refused {
+        /// How many rows would have been marked deleted.
+        would_delete: u64,
+        /// Live rows.
+        live: u64,
+    },
+}
+
+/// Marks deleted every live row of `T` from `source` whose key is not in `present` (the
+/// complete key set of a full pass). Refuses, changing nothing, when that would delete more
+/// than `max_share` (0.0–1.0) of the live rows.
+pub(crate) async fn soft_delete_absent<T: Table, C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    source: Source,
+    present: &HashSet<SourceKey>,
+    max_share: f64,
+) -> Result<SoftDelete> {
+    let live: Vec<(Uuid, String)> = T::Entity::find()
+        .select_only()
+        .column(T::column(Common::Id))
+        .column(T::column(Common::SourceId))
+        .filter(T::column(Common::PracticeId).eq(practice.uuid()))
+        .filter(T::column(Common::Source).eq(source.as_ref()))
+        .filter(T::column(Common::DeletedAt).is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let live_before = live.len() as u64;
+    let absent: Vec<Uuid> = live
+        .into_iter()
+        .filter(|(_, key)| SourceKey::parse(key).map_or(true, |k| !present.contains(&k)))
+        .map(|(id, _)| id)
+        .collect();
+    let would_delete = absent.len() as u64;
+    if would_delete == 0 {
+        return Ok(SoftDelete::Applied { deleted: 0, live_before });
+    }
+    if would_delete as f64 > max_share.clamp(0.0, 1.0) * live_before as f64 {
+        return Ok(SoftDelete::Refused { would_delete, live: live_before });
+    }
+    let now = crate::column::now();
+    let mut deleted = 0;
+    for chunk in absent.chunks(ID_CHUNK) {
+        let result = T::Entity::update_many()
+            .col_expr(T::column(Common::DeletedAt), Expr::value(now))
+            .col_expr(T::column(Common::SyncedAt), Expr::value(now))
+            .filter(T::column(Common::PracticeId).eq(practice.uuid()))
+            .filter(uuid_in(
+                db.get_database_backend(),
+                (T::Entity::default(), T::column(Common::Id)),
+                chunk.iter().copied(),
+            ))
+            .exec(db)
+            .await?;
+        deleted += result.rows_affected;
+    }
+    Ok(SoftDelete::Applied { deleted, live_before })
+}

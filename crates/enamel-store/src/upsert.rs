@@ -1,0 +1,246 @@
+//! Batched, idempotent upserts keyed on (`practice_id`, `source`, `source_id`).
+//!
+//! One call reads the stored content hashes of the batch in one statement per chunk,
+//! skips rows whose hash is unchanged, resolves references given as PMS keys in one
+//! statement per target table, and writes new and changed rows with multi-row
+//! `INSERT … ON CONFLICT DO UPDATE`. A row that reappears after a soft delete is revived.
+
+use std::collections::HashMap;
+
+use enamel_domain::{PracticeId, Source, SourceKey, SyncRow};
+use sea_orm::{ConnectionTrait, IdenStatic, Iterable};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::sql::{OnConflictUpdate, insert_rows, rows_by_keys};
+use crate::table::sealed::{TableDef, UpsertDef};
+use crate::table::{Common, RefKeys, Resolved, RowHead, Unresolved};
+use crate::{Result, StoreError, raw};
+
+/// Keys per `IN (…)` list: well under SQLite's and PostgreSQL's parameter limits.
+const KEY_CHUNK: usize = 4_000;
+
+/// What one upsert did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpsertReport {
+    /// Rows that were not in the store.
+    pub inserted: u64,
+    /// Rows whose content changed (or that came back after a soft delete).
+    pub updated: u64,
+    /// Rows whose content hash was unchanged: not written.
+    pub unchanged: u64,
+    /// Rows not written, with why. The rest of the batch is written.
+    pub rejected: Vec<Rejected>,
+}
+
+impl UpsertReport {
+    /// Adds another report's counts to this one.
+    pub fn absorb(&mut self, other: UpsertReport) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.rejected.extend(other.rejected);
+    }
+}
+
+/// A row the store refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The row's PMS key.
+    pub source_id: SourceKey,
+    /// Why.
+    pub reason: Unresolved,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "row {} refers through {} to {} {} which is not in the store",
+            self.source_id, self.reason.column, self.reason.target, self.reason.key
+        )
+    }
+}
+
+/// The content hash of a record's mapped fields (xxh3 of its JSON form).
+pub fn content_hash<T: Serialize>(data: &T) -> Result<i64> {
+    let bytes = serde_json::to_vec(data).map_err(|e| StoreError::Invalid(format!("record does not serialize: {e}")))?;
+    Ok(xxhash_rust::xxh3::xxh3_64(&bytes) as i64)
+}
+
+struct Existing {
+    id: Uuid,
+    hash: i64,
+    deleted: bool,
+}
+
+pub(crate) async fn upsert<R, C>(
+    db: &C,
+    practice: PracticeId,
+    source: Source,
+    rows: &[SyncRow<R>],
+) -> Result<UpsertReport>
+where
+    R: UpsertDef,
+    C: ConnectionTrait,
+{
+    let mut report = UpsertReport::default();
+    let rows = last_of_each_key(rows);
+    if rows.is_empty() {
+        return Ok(report);
+    }
+    let existing = existing::<R::Id, C>(db, practice, source, &rows).await?;
+
+    // Decide what to write.
+    let mut to_write = Vec::with_capacity(rows.len());
+    for row in rows.iter().copied() {
+        let hash = content_hash(&row.data)?;
+        match existing.get(row.source_id.as_str()) {
+            Some(e) if e.hash == hash && !e.deleted => report.unchanged += 1,
+            Some(e) => to_write.push((row, hash, e.id, false)),
+            None => to_write.push((row, hash, Uuid::now_v7(), true)),
+        }
+    }
+    if to_write.is_empty() {
+        return Ok(report);
+    }
+
+    // Resolve references.
+    let mut keys = RefKeys::default();
+    for (row, ..) in to_write.iter() {
+        row.data.collect_refs(&mut keys);
+    }
+    let resolved = resolve(db, practice, source, &keys).await?;
+
+    let synced_at = crate::column::now();
+    let mut inserts = Vec::new();
+    let mut updates = Vec::new();
+    let mut raws = Vec::new();
+    for (row, hash, id, is_new) in to_write {
+        let head = RowHead {
+            id,
+            practice_id: practice.uuid(),
+            source: source.as_ref().to_owned(),
+            source_id: row.source_id.as_str().to_owned(),
+            source_updated_at: row.source_updated_at,
+            content_hash: hash,
+            synced_at,
+        };
+        match row.data.to_active(head, &resolved) {
+            Ok(active) => {
+                if is_new {
+                    inserts.push(active);
+                    report.inserted += 1;
+                } else {
+                    updates.push(active);
+                    report.updated += 1;
+                }
+                if let Some(payload) = &row.raw {
+                    raws.push((id, payload));
+                }
+            }
+            Err(reason) => report.rejected.push(Rejected { source_id: row.source_id.clone(), reason }),
+        }
+    }
+    write::<R::Id, C>(db, inserts, false).await?;
+    write::<R::Id, C>(db, updates, true).await?;
+    raw::save(db, practice, <R::Id as TableDef>::TABLE, raws, synced_at).await?;
+    Ok(report)
+}
+
+/// Keeps the last row of each key, in first-seen order (a page may repeat a row).
+fn last_of_each_key<R>(rows: &[SyncRow<R>]) -> Vec<&SyncRow<R>> {
+    let mut slot: HashMap<&SourceKey, usize> = HashMap::with_capacity(rows.len());
+    let mut out: Vec<&SyncRow<R>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match slot.get(&row.source_id) {
+            Some(&i) => out[i] = row,
+            None => {
+                slot.insert(&row.source_id, out.len());
+                out.push(row);
+            }
+        }
+    }
+    out
+}
+
+async fn existing<T: TableDef, C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    source: Source,
+    rows: &[&SyncRow<impl Sized>],
+) -> Result<HashMap<String, Existing>> {
+    let mut out = HashMap::with_capacity(rows.len());
+    let keys: Vec<&str> = rows.iter().map(|r| r.source_id.as_str()).collect();
+    for chunk in keys.chunks(KEY_CHUNK) {
+        let found = rows_by_keys(
+            db,
+            T::TABLE,
+            &["id", "source_id", "content_hash", "deleted_at"],
+            practice.uuid(),
+            source.as_ref(),
+            chunk,
+        )
+        .await?;
+        for row in found {
+            let deleted_at: Option<chrono::DateTime<chrono::Utc>> = row.try_get("", "deleted_at")?;
+            out.insert(
+                row.try_get("", "source_id")?,
+                Existing {
+                    id: row.try_get("", "id")?,
+                    hash: row.try_get("", "content_hash")?,
+                    deleted: deleted_at.is_some(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Looks up the internal ids of referenced PMS keys: one statement per target table (and
+/// per few thousand keys), always within the practice and source.
+async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    source: Source,
+    keys: &RefKeys<'_>,
+) -> Result<Resolved> {
+    let mut resolved = Resolved::default();
+    for (table, wanted) in &keys.by_table {
+        let found = resolved.by_table.entry(table).or_default();
+        let wanted: Vec<&str> = wanted.iter().map(|k| k.as_str()).collect();
+        for chunk in wanted.chunks(KEY_CHUNK) {
+            for row in rows_by_keys(db, table, &["source_id", "id"], practice.uuid(), source.as_ref(), chunk).await? {
+                let key: String = row.try_get("", "source_id")?;
+                let id: Uuid = row.try_get("", "id")?;
+                let key = SourceKey::parse(&key).map_err(|e| StoreError::Corrupt {
+                    table,
+                    column: "source_id",
+                    row: id,
+                    reason: e.to_string(),
+                })?;
+                found.insert(key, id);
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+/// Writes rows in multi-row statements. New rows (absent from the lookup a moment ago, in
+/// this transaction) are plain inserts; a concurrent writer of the same keys makes the
+/// transaction fail on the unique key rather than write twice. Changed rows are
+/// `INSERT … ON CONFLICT DO UPDATE` of every column but the id and key.
+async fn write<T: TableDef, C: ConnectionTrait>(db: &C, actives: Vec<T::Active>, existing: bool) -> Result<()> {
+    if actives.is_empty() {
+        return Ok(());
+    }
+    let conflict = existing.then(|| {
+        let key: Vec<T::Column> = [Common::PracticeId, Common::Source, Common::SourceId].map(T::column).into();
+        let id = T::column(Common::Id);
+        let fixed: Vec<&str> = key.iter().chain([&id]).map(|c| c.as_str()).collect();
+        let update = T::Column::iter().filter(|c| !fixed.contains(&c.as_str())).collect();
+        OnConflictUpdate { key, update }
+    });
+    insert_rows::<T::Entity, C>(db, actives, conflict).await?;
+    Ok(())
+}

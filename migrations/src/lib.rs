@@ -1,0 +1,21 @@
+//! Enamel's schema migrations, applied in order by [`Migrator`].
+//!
+//! Migrations are frozen in time: they never import the store's entities, so editing an
+//! entity can never change what an old migration does. Every migration is reversible, and
+//! the store's tests run up → down → up on SQLite and PostgreSQL and compare schemas.
+//! This crate and `enamel-store` are the only ones that know `sea-orm`.
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_canonical_model;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_canonical_model::Migration)]
+    }
+}

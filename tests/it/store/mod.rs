@@ -1,0 +1,355 @@
+//! The store on both backends: migrations, upserts, reconciliation, reads, transactions.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, Result, ensure};
+use enamel_domain::ids::*;
+use enamel_domain::{Source, SyncCounts, SyncRunStatus};
+use enamel_store::tables::appointment;
+use enamel_store::{ChildPage, NewConnection, SoftDelete, Store, StoreError};
+
+use crate::fixtures::*;
+use crate::support::backend_tests;
+
+mod isolation;
+
+backend_tests!(
+    migrations_go_up_down_and_up_to_the_same_schema,
+    the_same_batch_twice_changes_nothing,
+    a_changed_row_is_updated_once,
+    a_repeated_key_in_a_batch_counts_once,
+    soft_delete_touches_only_absent_keys,
+    mass_deletion_is_refused,
+    unresolved_references_reject_only_their_rows,
+    references_resolve_within_the_practice_only,
+    children_are_limited_and_ordered_per_parent,
+    children_of_a_thousand_parents_are_one_statement,
+    records_round_trip_with_their_values,
+    raw_payloads_are_kept_and_replaced,
+    a_page_and_its_checkpoint_commit_together,
+    sync_runs_are_recorded,
+    connections_belong_to_their_practice,
+);
+
+async fn migrations_go_up_down_and_up_to_the_same_schema(store: Store) -> Result<()> {
+    let first = store.schema_description().await?;
+    ensure!(first.len() > 100, "expected a full schema, got {} lines", first.len());
+    ensure!(store.pending_migrations().await?.is_empty());
+    store.migrate_down_all().await?;
+    let empty = store.schema_description().await?;
+    ensure!(empty.is_empty(), "down left: {empty:#?}");
+    store.migrate().await?;
+    let again = store.schema_description().await?;
+    ensure!(first == again, "schema differs after up → down → up");
+    Ok(())
+}
+
+async fn the_same_batch_twice_changes_nothing(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let patients: Vec<_> = (1..=50).map(patient).collect();
+    let first = store.upsert(p, Source::OpenDental, &patients).await?;
+    ensure!((first.inserted, first.updated, first.unchanged) == (50, 0, 0), "{first:?}");
+    let again = store.upsert(p, Source::OpenDental, &patients).await?;
+    ensure!((again.inserted, again.updated, again.unchanged) == (0, 0, 50), "{again:?}");
+    let procs: Vec<_> = (1..=50).map(|n| procedure(n, n, None)).collect();
+    store.upsert(p, Source::OpenDental, &procs).await?;
+    let again = store.upsert(p, Source::OpenDental, &procs).await?;
+    ensure!((again.inserted, again.updated, again.unchanged) == (0, 0, 50), "{again:?}");
+    Ok(())
+}
+
+async fn a_changed_row_is_updated_once(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let mut rows: Vec<_> = (1..=10).map(patient).collect();
+    store.upsert(p, Source::OpenDental, &rows).await?;
+    rows[3].data.last_name = "Renamed".to_owned();
+    let changed = store.upsert(p, Source::OpenDental, &rows).await?;
+    ensure!((changed.inserted, changed.updated, changed.unchanged) == (0, 1, 9), "{changed:?}");
+    let again = store.upsert(p, Source::OpenDental, &rows).await?;
+    ensure!((again.inserted, again.updated, again.unchanged) == (0, 0, 10), "{again:?}");
+    Ok(())
+}
+
+async fn a_repeated_key_in_a_batch_counts_once(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let mut late = patient(1);
+    late.data.last_name = "Later".to_owned();
+    let report = store.upsert(p, Source::OpenDental, &[patient(1), patient(2), late]).await?;
+    ensure!((report.inserted, report.updated) == (2, 0), "{report:?}");
+    let again = store
+        .upsert(
+            p,
+            Source::OpenDental,
+            &[{
+                let mut r = patient(1);
+                r.data.last_name = "Later".to_owned();
+                r
+            }],
+        )
+        .await?;
+    ensure!(again.unchanged == 1, "the last occurrence should have won: {again:?}");
+    Ok(())
+}
+
+async fn soft_delete_touches_only_absent_keys(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &(1..=10).map(patient).collect::<Vec<_>>()).await?;
+    let present: HashSet<_> = (1..=7).map(key).collect();
+    let tx = store.begin().await?;
+    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, &present, 0.5).await?;
+    tx.commit().await?;
+    ensure!(outcome == SoftDelete::Applied { deleted: 3, live_before: 10 }, "{outcome:?}");
+
+    // Again: nothing more to delete.
+    let tx = store.begin().await?;
+    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, &present, 0.5).await?;
+    tx.commit().await?;
+    ensure!(outcome == SoftDelete::Applied { deleted: 0, live_before: 7 }, "{outcome:?}");
+
+    // A deleted row that comes back is revived, as an update.
+    let back = store.upsert(p, Source::OpenDental, &(1..=10).map(patient).collect::<Vec<_>>()).await?;
+    ensure!((back.inserted, back.updated, back.unchanged) == (0, 3, 7), "{back:?}");
+    Ok(())
+}
+
+async fn mass_deletion_is_refused(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &(1..=10).map(patient).collect::<Vec<_>>()).await?;
+    let tx = store.begin().await?;
+    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, &HashSet::new(), 0.2).await?;
+    tx.commit().await?;
+    ensure!(outcome == SoftDelete::Refused { would_delete: 10, live: 10 }, "{outcome:?}");
+    let again = store.upsert(p, Source::OpenDental, &(1..=10).map(patient).collect::<Vec<_>>()).await?;
+    ensure!(again.unchanged == 10, "a refused pass must change nothing: {again:?}");
+    Ok(())
+}
+
+async fn unresolved_references_reject_only_their_rows(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &(1..=3).map(patient).collect::<Vec<_>>()).await?;
+    let rows = vec![procedure(1, 1, None), procedure(2, 99, None), procedure(3, 3, Some(77))];
+    let report = store.upsert(p, Source::OpenDental, &rows).await?;
+    ensure!(report.inserted == 1, "{report:?}");
+    let reasons: Vec<String> = report.rejected.iter().map(ToString::to_string).collect();
+    ensure!(
+        reasons
+            == [
+                "row 2 refers through patient_id to patient 99 which is not in the store",
+                "row 3 refers through appointment_id to appointment 77 which is not in the store",
+            ],
+        "{reasons:#?}"
+    );
+    ensure!(store.check_references(p).await?.is_empty());
+    Ok(())
+}
+
+async fn references_resolve_within_the_practice_only(store: Store) -> Result<()> {
+    let a = practice(&store, "A").await;
+    let b = practice(&store, "B").await;
+    store.upsert(a, Source::OpenDental, &[patient(1)]).await?;
+    // Practice B has no patient 1; nor does another source of practice A.
+    let report = store.upsert(b, Source::OpenDental, &[procedure(1, 1, None)]).await?;
+    ensure!(report.inserted == 0 && report.rejected.len() == 1, "{report:?}");
+    let report = store.upsert(a, Source::Tdental, &[procedure(1, 1, None)]).await?;
+    ensure!(report.inserted == 0 && report.rejected.len() == 1, "{report:?}");
+    Ok(())
+}
+
+async fn children_are_limited_and_ordered_per_parent(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &(1..=3).map(patient).collect::<Vec<_>>()).await?;
+    // Patient n has 5 appointments at hours n*100 + 0..5.
+    let appts: Vec<_> =
+        (1..=3).flat_map(|pt| (0..5).map(move |h| appointment(pt * 10 + h, pt, i64::from(pt * 100 + h)))).collect();
+    store.upsert(p, Source::OpenDental, &appts).await?;
+    let ids = patient_ids(&store, p, &[1, 2, 3]).await?;
+
+    let latest_two = store
+        .children(p, appointment::BY_PATIENT, &ids, ChildPage::all(appointment::START_AT).first(2).descending())
+        .await?;
+    let got: Vec<(PatientId, String)> =
+        latest_two.iter().map(|a| (a.data.patient_id, a.meta.source_id.to_string())).collect();
+    let want: Vec<(PatientId, String)> = [(1, "14"), (1, "13"), (2, "24"), (2, "23"), (3, "34"), (3, "33")]
+        .iter()
+        .map(|(pt, k)| (ids_of(&ids, *pt), (*k).to_owned()))
+        .collect();
+    ensure!(sorted_by_parent(got) == sorted_by_parent(want), "latest two per patient");
+
+    let all = store.children(p, appointment::BY_PATIENT, &ids[..1], ChildPage::all(appointment::START_AT)).await?;
+    let keys: Vec<String> = all.iter().map(|a| a.meta.source_id.to_string()).collect();
+    ensure!(keys == ["10", "11", "12", "13", "14"], "{keys:?}");
+    Ok(())
+}
+
+fn ids_of(ids: &[PatientId], n: usize) -> PatientId {
+    ids[n - 1]
+}
+
+fn sorted_by_parent(mut v: Vec<(PatientId, String)>) -> Vec<(PatientId, String)> {
+    // Stable: keeps each parent's order.
+    v.sort_by_key(|(p, _)| *p);
+    v
+}
+
+/// Internal ids of patients by source key, in the order asked.
+async fn patient_ids(store: &Store, p: enamel_domain::PracticeId, keys: &[u32]) -> Result<Vec<PatientId>> {
+    let mut out = Vec::new();
+    for k in keys {
+        let found =
+            store.find_by_source_id::<PatientId>(p, Source::OpenDental, &key(k)).await?.context("patient not found")?;
+        out.push(found.id);
+    }
+    Ok(out)
+}
+
+async fn children_of_a_thousand_parents_are_one_statement(mut store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &(1..=1000).map(patient).collect::<Vec<_>>()).await?;
+    let appts: Vec<_> =
+        (1..=1000).flat_map(|pt| (0..3).map(move |h| appointment(pt * 10 + h, pt, i64::from(h)))).collect();
+    store.upsert(p, Source::OpenDental, &appts).await?;
+    let ids: Vec<PatientId> = store.live_ids::<PatientId>(p).await?;
+    ensure!(ids.len() == 1000);
+
+    let counter = store.count_statements();
+    counter.reset();
+    let rows = store
+        .children(p, appointment::BY_PATIENT, &ids, ChildPage::all(appointment::START_AT).first(2).descending())
+        .await?;
+    ensure!(counter.get() == 1, "expected one statement, ran {}", counter.get());
+    ensure!(rows.len() == 2000, "two per parent, got {}", rows.len());
+    Ok(())
+}
+
+async fn records_round_trip_with_their_values(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &[patient(1)]).await?;
+    store.upsert(p, Source::OpenDental, &[appointment(5, 1, 3)]).await?;
+    let sent = procedure(9, 1, Some(5));
+    store.upsert(p, Source::OpenDental, std::slice::from_ref(&sent)).await?;
+    let pat = store.find_by_source_id::<PatientId>(p, Source::OpenDental, &key(1)).await?.context("patient")?;
+    ensure!(pat.data.birth_date == patient(1).data.birth_date && pat.data.last_name == "Last1");
+    let got = store.find_by_source_id::<ProcedureId>(p, Source::OpenDental, &key(9)).await?.context("procedure")?;
+    ensure!(got.data.patient_id == pat.id);
+    ensure!(
+        got.data.teeth == sent.data.teeth && got.data.fee == sent.data.fee && got.data.surfaces == sent.data.surfaces
+    );
+    ensure!(got.data.status == sent.data.status && got.data.performed_on == sent.data.performed_on);
+    ensure!(got.meta.source == Source::OpenDental && got.meta.deleted_at.is_none());
+    let appt = store.get(p, got.data.appointment_id.context("appointment link")?).await?;
+    ensure!(appt.data.start_at == base_time() + chrono::Duration::hours(3));
+    // By id, from another practice: not found.
+    ensure!(store.check_references(p).await?.is_empty());
+    let other = practice(&store, "B").await;
+    match store.get::<ProcedureId>(other, got.id).await {
+        Err(StoreError::NotFound { .. }) => {}
+        other => anyhow::bail!("expected NotFound, got {other:?}"),
+    }
+    Ok(())
+}
+
+async fn raw_payloads_are_kept_and_replaced(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let mut row = patient(1);
+    row.raw = Some(serde_json::json!({"PatNum": 1, "LName": "Last1", "Unmodelled": "x"}));
+    store.upsert(p, Source::OpenDental, std::slice::from_ref(&row)).await?;
+    let stored = store.find_by_source_id::<PatientId>(p, Source::OpenDental, &key(1)).await?.context("patient")?;
+    ensure!(store.raw_payload(p, stored.id).await?.context("raw")?["Unmodelled"] == "x");
+    row.data.first_name = "Changed".to_owned();
+    row.raw = Some(serde_json::json!({"PatNum": 1, "Unmodelled": "y"}));
+    store.upsert(p, Source::OpenDental, &[row]).await?;
+    ensure!(store.raw_payload(p, stored.id).await?.context("raw")?["Unmodelled"] == "y");
+    let other = practice(&store, "B").await;
+    ensure!(store.raw_payload(other, stored.id).await?.is_none(), "raw payloads are practice-scoped");
+    Ok(())
+}
+
+async fn a_page_and_its_checkpoint_commit_together(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let conn = store
+        .add_connection(
+            p,
+            NewConnection {
+                kind: Source::OpenDental,
+                base_url: "http://od".into(),
+                mode: Some("remote".into()),
+                credentials: None,
+            },
+        )
+        .await?;
+    let tx = store.begin().await?;
+    tx.upsert(p, Source::OpenDental, &(1..=5).map(patient).collect::<Vec<_>>()).await?;
+    tx.save_checkpoint(p, conn.id, "patients", None, Some(serde_json::json!({"offset": 5}))).await?;
+    tx.rollback().await?;
+    ensure!(store.checkpoint(p, conn.id, "patients").await?.is_none());
+    ensure!(store.live_ids::<PatientId>(p).await?.is_empty(), "rolled back rows must not land");
+
+    let tx = store.begin().await?;
+    tx.upsert(p, Source::OpenDental, &(1..=5).map(patient).collect::<Vec<_>>()).await?;
+    tx.save_checkpoint(p, conn.id, "patients", None, Some(serde_json::json!({"offset": 5}))).await?;
+    tx.commit().await?;
+    let cp = store.checkpoint(p, conn.id, "patients").await?.context("checkpoint")?;
+    ensure!(cp.progress == Some(serde_json::json!({"offset": 5})) && cp.cursor.is_none());
+    ensure!(store.live_ids::<PatientId>(p).await?.len() == 5);
+
+    let tx = store.begin().await?;
+    tx.save_checkpoint(p, conn.id, "patients", Some(serde_json::json!("2026-03-02 10:00:00")), None).await?;
+    tx.commit().await?;
+    let cp = store.checkpoint(p, conn.id, "patients").await?.context("checkpoint")?;
+    ensure!(cp.cursor == Some(serde_json::json!("2026-03-02 10:00:00")) && cp.progress.is_none());
+    Ok(())
+}
+
+async fn sync_runs_are_recorded(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let conn = store
+        .add_connection(
+            p,
+            NewConnection {
+                kind: Source::Tdental,
+                base_url: "http://td".into(),
+                mode: None,
+                credentials: Some(vec![1, 2, 3]),
+            },
+        )
+        .await?;
+    let ok = store.start_run(p, conn.id, "Partners").await?;
+    store.finish_run(p, ok, SyncCounts { fetched: 10, inserted: 7, unchanged: 3, ..Default::default() }, None).await?;
+    let bad = store.start_run(p, conn.id, "Appointments").await?;
+    store.finish_run(p, bad, SyncCounts::default(), Some("PMS unavailable".into())).await?;
+    let runs = store.sync_runs(p, 10).await?;
+    ensure!(runs.len() == 2);
+    let by_stream = |s: &str| runs.iter().find(|r| r.stream == s).context("run");
+    ensure!(by_stream("Partners")?.status == SyncRunStatus::Succeeded && by_stream("Partners")?.counts.inserted == 7);
+    ensure!(by_stream("Appointments")?.status == SyncRunStatus::Failed);
+    let other = practice(&store, "B").await;
+    ensure!(store.sync_runs(other, 10).await?.is_empty());
+    ensure!(matches!(store.finish_run(other, ok, SyncCounts::default(), None).await, Err(StoreError::NotFound { .. })));
+    Ok(())
+}
+
+async fn connections_belong_to_their_practice(store: Store) -> Result<()> {
+    let a = practice(&store, "A").await;
+    let b = practice(&store, "B").await;
+    let conn = store
+        .add_connection(
+            a,
+            NewConnection {
+                kind: Source::OpenDental,
+                base_url: "http://od".into(),
+                mode: None,
+                credentials: Some(vec![9; 32]),
+            },
+        )
+        .await?;
+    ensure!(store.connection(a, conn.id).await?.credentials == Some(vec![9; 32]));
+    ensure!(matches!(store.connection(b, conn.id).await, Err(StoreError::NotFound { .. })));
+    ensure!(store.connections(b).await?.is_empty());
+    let tx = store.begin().await?;
+    let foreign = tx.save_checkpoint(b, conn.id, "patients", None, None).await;
+    tx.rollback().await?;
+    ensure!(matches!(foreign, Err(StoreError::NotFound { .. })), "{foreign:?}");
+    let shown = format!("{conn:?}");
+    ensure!(shown.contains("<encrypted>") && !shown.contains("[9, 9"), "credentials never print: {shown}");
+    Ok(())
+}
