@@ -114,3 +114,60 @@ async fn demo(url: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn cli(url: &str, args: &[&str]) -> Cli {
+        let mut argv = vec!["enamel", "--database-url", url];
+        argv.extend_from_slice(args);
+        Cli::parse_from(argv)
+    }
+
+    async fn run_with(url: &str, args: &[&str]) -> Result<()> {
+        run(cli(url, args)).await
+    }
+
+    fn temp_url() -> (String, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("enamel-cli-{}.db", enamel_domain::PracticeId::new()));
+        (format!("sqlite://{}", path.display()), path)
+    }
+
+    #[tokio::test]
+    async fn migrate_then_manage_practices() -> Result<()> {
+        let (url, path) = temp_url();
+        // Before migrating, commands that need the schema say so.
+        let early = run_with(&url, &["practice", "list"]).await;
+        assert!(format!("{:#}", early.err().context("expected an error")?).contains("run `enamel migrate` first"));
+        run_with(&url, &["migrate"]).await?;
+        run_with(&url, &["migrate"]).await?;
+        run_with(&url, &["practice", "add", "--name", "Smile", "--time-zone", "Asia/Ho_Chi_Minh", "--currency", "vnd"])
+            .await?;
+        let store = open_migrated(&url).await?;
+        let practices = store.practices().await?;
+        assert_eq!(practices.len(), 1);
+        assert_eq!((practices[0].name.as_str(), practices[0].currency), ("Smile", Currency::Vnd));
+        let bad_zone = run_with(&url, &["practice", "add", "--name", "X", "--time-zone", "Mars/Olympus"]).await;
+        assert!(format!("{:#}", bad_zone.err().context("expected an error")?).contains("unknown time zone"));
+        assert_eq!(store.practices().await?.len(), 1, "a rejected command changes nothing");
+        run_with(&url, &["demo"]).await?;
+        run_with(&url, &["demo"]).await?;
+        assert_eq!(store.practices().await?.len(), 3, "the demo creates its two practices once");
+        store.close().await?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn unsupported_urls_are_refused_clearly() {
+        let err = run_with("mysql://u:secret@h/db", &["migrate"]).await.err().map(|e| format!("{e:#}"));
+        let err = err.unwrap_or_default();
+        assert!(err.contains("expected sqlite://… or postgres://…"), "{err}");
+        assert!(!err.contains("secret"), "passwords never reach messages: {err}");
+    }
+}
