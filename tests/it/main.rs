@@ -9,5 +9,6 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod fixtures;
+mod sim;
 mod store;
 mod support;
