@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod fixtures;
+mod pms;
 mod sim;
 mod store;
 mod support;

@@ -10,6 +10,7 @@
 //! foreign keys by the PMS's own keys ([`Keyed`]); the store resolves them and hands back
 //! records whose foreign keys are internal ids ([`Linked`], the default).
 
+pub mod batch;
 pub mod date;
 pub mod enums;
 pub mod ids;
@@ -19,6 +20,7 @@ pub mod records;
 pub mod row;
 pub mod teeth;
 
+pub use batch::Batch;
 pub use date::PartialDate;
 pub use ids::{EntityId, PracticeId, Source, SourceKey};
 pub use money::{Amount, Currency, Money};

@@ -144,6 +144,11 @@ impl Faults {
 pub(crate) fn server_error_body(pms: PmsKind) -> Value {
     match pms {
         PmsKind::OpenDental => Value::String("An error has occurred.".into()),
+        PmsKind::Tdental => serde_json::json!({
+            "code": 500,
+            "message": "TDental Server Error",
+            "data": { "message": "Nullable object must have a value.", "name": "InvalidOperationException" },
+        }),
     }
 }
 

@@ -28,6 +28,7 @@ pub mod faults;
 pub mod opendental;
 pub mod rng;
 pub mod rows;
+pub mod tdental;
 
 pub use faults::{FaultKind, FaultSpec};
 
@@ -38,6 +39,10 @@ pub enum PmsKind {
     /// Open Dental's REST API.
     #[value(name = "opendental")]
     OpenDental,
+    /// TDental (TMT Dental) web API.
+    #[value(name = "tdental")]
+    #[serde(rename = "tdental")]
+    Tdental,
 }
 
 /// How much data to generate.
@@ -155,6 +160,7 @@ pub struct Mutations {
 #[derive(Debug)]
 pub(crate) enum Dataset {
     OpenDental(opendental::Office),
+    Tdental(tdental::Tenant),
 }
 
 /// State shared by the routes and the control handle.
@@ -183,6 +189,7 @@ pub fn generate_only(config: &SimConfig) -> usize {
     let data = build_dataset(config);
     match &data {
         Dataset::OpenDental(office) => office.counts().values().sum(),
+        Dataset::Tdental(tenant) => tenant.counts().values().sum(),
     }
 }
 
@@ -191,6 +198,7 @@ fn build_dataset(config: &SimConfig) -> Dataset {
         PmsKind::OpenDental => {
             Dataset::OpenDental(opendental::Office::generate(config.scale, config.seed, start_time()))
         }
+        PmsKind::Tdental => Dataset::Tdental(tdental::Tenant::generate(config.scale, config.seed, start_time())),
     }
 }
 
@@ -226,6 +234,7 @@ impl Control {
         let mut data = self.0.data.write().unwrap_or_else(|e| e.into_inner());
         match &mut *data {
             Dataset::OpenDental(office) => office.mutate(self.0.config.seed, round, now, per_stream),
+            Dataset::Tdental(tenant) => tenant.mutate(self.0.config.seed, round, now, per_stream),
         }
     }
 
@@ -253,6 +262,7 @@ impl Control {
     pub fn counts(&self) -> BTreeMap<String, usize> {
         match &*self.0.data.read().unwrap_or_else(|e| e.into_inner()) {
             Dataset::OpenDental(office) => office.counts(),
+            Dataset::Tdental(tenant) => tenant.counts(),
         }
     }
 }
@@ -268,10 +278,11 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// The Open Dental API root (`{base_url}/api/v1`).
+    /// The Open Dental API root (`{base_url}/api/v1`) or the TDental site root.
     pub fn api_url(&self) -> String {
         match self.control.0.pms {
             PmsKind::OpenDental => format!("{}/api/v1", self.base_url),
+            PmsKind::Tdental => self.base_url.clone(),
         }
     }
 }
@@ -288,6 +299,7 @@ impl Drop for SimHandle {
 pub(crate) fn app(shared: Arc<Shared>) -> Router {
     let pms_routes = match shared.pms {
         PmsKind::OpenDental => opendental::routes(shared.clone()),
+        PmsKind::Tdental => tdental::routes(shared.clone()),
     };
     Router::new()
         .merge(pms_routes)
@@ -322,7 +334,12 @@ async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: 
 
 /// Generates the data and serves it on `127.0.0.1:port` (0 picks a free port).
 pub async fn spawn(config: SimConfig, port: u16) -> std::io::Result<SimHandle> {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    spawn_on(config, SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+/// Generates the data and serves it on `addr` (a container binds `0.0.0.0`).
+pub async fn spawn_on(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let data = build_dataset(&config);
     let shared = Arc::new(Shared {

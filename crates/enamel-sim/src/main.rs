@@ -1,6 +1,7 @@
 //! `enamel-sim`: serves a simulated PMS until interrupted.
 //!
-//! `enamel-sim opendental --scale small --seed 1 --port 0 [--mode remote|local]` prints
+//! `enamel-sim opendental --scale small --seed 1 --port 0 [--mode remote|local]` or
+//! `enamel-sim tdental --scale tdental --port 0 [--username admin --password admin]` prints
 //! `listening on http://127.0.0.1:PORT` once ready.
 
 #![allow(clippy::print_stdout)]
@@ -8,7 +9,7 @@
 use clap::Parser;
 use enamel_sim::{Mode, PmsKind, Scale, SimConfig};
 
-/// Serves a simulated PMS (Open Dental) on 127.0.0.1.
+/// Serves a simulated PMS (Open Dental or TDental) on 127.0.0.1.
 #[derive(Debug, Parser)]
 #[command(name = "enamel-sim", version, about)]
 struct Args {
@@ -24,6 +25,9 @@ struct Args {
     /// Port (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Address to listen on (`0.0.0.0` in a container).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
     /// Open Dental API mode.
     #[arg(long, value_enum, default_value_t = Mode::Remote)]
     mode: Mode,
@@ -59,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
         username: args.username,
         password: args.password,
     };
-    let sim = enamel_sim::spawn(config, args.port).await?;
+    let sim = enamel_sim::spawn_on(config, std::net::SocketAddr::new(args.host, args.port)).await?;
     println!("listening on {}", sim.base_url);
     tokio::signal::ctrl_c().await?;
     Ok(())

@@ -2,6 +2,7 @@
 //! throttling, faults, writes and determinism.
 
 mod opendental;
+mod tdental;
 
 use std::collections::BTreeMap;
 

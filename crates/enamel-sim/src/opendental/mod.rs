@@ -267,7 +267,9 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, request: Request, next: N
             StdDuration::from_secs(1)
         });
         let mut data = shared.data.write().unwrap_or_else(|e| e.into_inner());
-        let Dataset::OpenDental(office) = &mut *data;
+        let Dataset::OpenDental(office) = &mut *data else {
+            return error(StatusCode::NOT_FOUND, "Resource not found.");
+        };
         let now = Instant::now();
         if let Some(last) = office.throttle.get(&config.customer_key) {
             let since = now.duration_since(*last);
@@ -363,7 +365,9 @@ async fn single(
         return error(StatusCode::BAD_REQUEST, &format!("{} is not valid.", r.pk));
     };
     let data = shared.data.read().unwrap_or_else(|e| e.into_inner());
-    let Dataset::OpenDental(office) = &*data;
+    let Dataset::OpenDental(office) = &*data else {
+        return error(StatusCode::NOT_FOUND, "Resource not found.");
+    };
     match office.tables.get(r.name).and_then(|t| t.rows.get(&pk)) {
         Some(row) => axum::Json(office.render_row(r, row, None)).into_response(),
         None => error(StatusCode::NOT_FOUND, &format!("{} not found.", singular(r.name))),
@@ -409,7 +413,9 @@ fn list_rows(shared: &Shared, r: &Resource, query: &BTreeMap<String, String>, se
     };
     let now = shared.clock.now();
     let data = shared.data.read().unwrap_or_else(|e| e.into_inner());
-    let Dataset::OpenDental(office) = &*data;
+    let Dataset::OpenDental(office) = &*data else {
+        return axum::Json(Value::Array(Vec::new())).into_response();
+    };
     let Some(table) = office.tables.get(r.name) else {
         return axum::Json(Value::Array(Vec::new())).into_response();
     };

@@ -99,7 +99,9 @@ fn write(
     let now = chrono::Timelike::with_nanosecond(&shared.clock.now(), 0).unwrap_or_else(|| shared.clock.now());
     let result = body_fields(body).and_then(|fields| {
         let mut data = shared.data.write().unwrap_or_else(|e| e.into_inner());
-        let Dataset::OpenDental(office) = &mut *data;
+        let Dataset::OpenDental(office) = &mut *data else {
+            return Err(not_found("Resource not found."));
+        };
         apply(office, &fields, now)
     });
     let response = match result {

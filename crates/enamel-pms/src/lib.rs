@@ -1,0 +1,92 @@
+//! PMS adapters: the [`PmsClient`] trait the sync engine drives, and one client per PMS.
+//!
+//! This crate is the only one that knows `reqwest` and the vendors' wire formats. It turns
+//! a page of a PMS resource into [`Batch`]es of canonical records whose references are PMS
+//! keys; rows it cannot map are [`Quarantined`] with a reason instead of failing the page.
+//! It knows nothing of the store or GraphQL.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use enamel_domain::Batch;
+use futures::future::BoxFuture;
+
+pub mod error;
+pub mod limiter;
+pub mod opendental;
+
+pub use error::PmsError;
+
+/// How a stream notices deletions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletions {
+    /// Rows are never removed (the PMS marks them, e.g. `PatStatus = Deleted`).
+    Marked,
+    /// Only a complete pass can tell: keys missing from it are soft-deleted.
+    Reconcile,
+    /// A history stream reports them (Open Dental `histappointments`).
+    History,
+}
+
+/// One stream: a PMS resource synced into canonical entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Stable name (`appointments`).
+    pub name: &'static str,
+    /// Streams whose rows this one refers to: synced first.
+    pub depends_on: &'static [&'static str],
+    /// The PMS can return only rows changed since a time.
+    pub incremental: bool,
+    /// How deletions are found.
+    pub deletions: Deletions,
+    /// Default schedule.
+    pub every: Duration,
+}
+
+/// Which page to fetch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Rows to skip.
+    pub offset: usize,
+    /// Only rows changed at or after this PMS-clock time (incremental streams).
+    pub since: Option<NaiveDateTime>,
+}
+
+/// A row the adapter could not map, kept for review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    /// The stream.
+    pub stream: &'static str,
+    /// The row's PMS key, when it could be read.
+    pub source_id: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+    /// The row as the PMS sent it.
+    pub payload: serde_json::Value,
+}
+
+/// One fetched page, mapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Mapped rows, in the order the store must write them (parents first).
+    pub batches: Vec<Batch>,
+    /// Rows that could not be mapped.
+    pub quarantined: Vec<Quarantined>,
+    /// Rows the PMS returned.
+    pub fetched: usize,
+    /// This was the last page.
+    pub complete: bool,
+    /// The offset of the next page.
+    pub next_offset: usize,
+    /// The PMS's clock when it answered, where it says (`serverDateTime`).
+    pub server_time: Option<NaiveDateTime>,
+}
+
+/// A PMS, as the sync engine sees it.
+pub trait PmsClient: Send + Sync {
+    /// The streams, in dependency order.
+    fn streams(&self) -> &'static [StreamSpec];
+
+    /// Fetches and maps one page of a stream.
+    fn fetch<'a>(&'a self, stream: &'a str, request: PageRequest) -> BoxFuture<'a, Result<Page, PmsError>>;
+}

@@ -1,0 +1,384 @@
+//! The Open Dental adapter: the REST API (`/api/v1`) in Remote mode (100-row pages,
+//! throttled per customer key) or Local / API Service mode (1,000-row pages).
+//!
+//! Requests carry `Authorization: ODFHIR {developer}/{customer}` and
+//! `Content-Type: application/json`. One [`RateLimiter`] per client (one client per
+//! customer key) spaces requests; 429s are retried after `Retry-After`, server errors,
+//! timeouts and broken connections with jittered capped backoff.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use enamel_domain::{Batch, SourceKey};
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::limiter::{Backoff, RateLimiter};
+use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, StreamSpec};
+
+mod map;
+mod wire;
+
+/// Open Dental API mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OdMode {
+    /// `api.opendental.com`: 100-row pages, throttled.
+    Remote,
+    /// Local API / API Service: 1,000-row pages, not throttled.
+    Local,
+}
+
+/// How to reach one office.
+#[derive(Clone)]
+pub struct OdConfig {
+    /// API root, e.g. `https://api.opendental.com/api/v1`.
+    pub base_url: String,
+    /// Developer key.
+    pub developer_key: String,
+    /// Customer key.
+    pub customer_key: String,
+    /// API mode.
+    pub mode: OdMode,
+    /// The office's time zone (Open Dental times carry none).
+    pub time_zone: Tz,
+    /// Spacing between requests (Remote: 1 s, or 5 s for a Read-All key; Local: none).
+    pub min_interval: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retry policy for throttling, server errors and timeouts.
+    pub backoff: Backoff,
+}
+
+impl std::fmt::Debug for OdConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OdConfig")
+            .field("base_url", &self.base_url)
+            .field("mode", &self.mode)
+            .field("time_zone", &self.time_zone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OdConfig {
+    /// Defaults for a mode: Remote spaces requests 1 s apart, Local not at all; 60 s
+    /// timeout; up to 6 attempts with backoff from 500 ms to 30 s.
+    pub fn new(
+        base_url: impl Into<String>,
+        developer_key: impl Into<String>,
+        customer_key: impl Into<String>,
+        mode: OdMode,
+        time_zone: Tz,
+    ) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            developer_key: developer_key.into(),
+            customer_key: customer_key.into(),
+            mode,
+            time_zone,
+            min_interval: if mode == OdMode::Remote { Duration::from_secs(1) } else { Duration::ZERO },
+            timeout: Duration::from_secs(60),
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30), 6),
+        }
+    }
+
+    fn page_size(&self) -> usize {
+        match self.mode {
+            OdMode::Remote => 100,
+            OdMode::Local => 1000,
+        }
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The streams, in dependency order.
+pub static STREAMS: &[StreamSpec] = &[
+    StreamSpec { name: "clinics", depends_on: &[], incremental: false, deletions: Deletions::Reconcile, every: HOUR },
+    StreamSpec {
+        name: "definitions",
+        depends_on: &[],
+        incremental: false,
+        deletions: Deletions::Reconcile,
+        every: HOUR,
+    },
+    StreamSpec { name: "feescheds", depends_on: &[], incremental: false, deletions: Deletions::Reconcile, every: HOUR },
+    StreamSpec {
+        name: "procedurecodes",
+        depends_on: &["definitions"],
+        incremental: true,
+        deletions: Deletions::Marked,
+        every: Duration::from_secs(86_400),
+    },
+    StreamSpec {
+        name: "providers",
+        depends_on: &["feescheds"],
+        incremental: true,
+        deletions: Deletions::Marked,
+        every: Duration::from_secs(15 * 60),
+    },
+    StreamSpec {
+        name: "operatories",
+        depends_on: &["clinics", "providers"],
+        incremental: false,
+        deletions: Deletions::Reconcile,
+        every: HOUR,
+    },
+    StreamSpec {
+        name: "patients",
+        depends_on: &["providers", "clinics", "feescheds"],
+        incremental: true,
+        deletions: Deletions::Marked,
+        every: Duration::from_secs(5 * 60),
+    },
+    StreamSpec {
+        name: "appointments",
+        depends_on: &["patients", "operatories"],
+        incremental: true,
+        deletions: Deletions::History,
+        every: Duration::from_secs(2 * 60),
+    },
+    StreamSpec {
+        name: "procedurelogs",
+        depends_on: &["appointments", "procedurecodes"],
+        incremental: true,
+        deletions: Deletions::Marked,
+        every: Duration::from_secs(5 * 60),
+    },
+];
+
+/// An Open Dental office.
+#[derive(Debug)]
+pub struct OdClient {
+    http: reqwest::Client,
+    config: OdConfig,
+    limiter: RateLimiter,
+}
+
+/// The path and change filter of a stream.
+fn endpoint(stream: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match stream {
+        "clinics" => ("clinics", None),
+        "definitions" => ("definitions", None),
+        "feescheds" => ("feescheds", None),
+        "procedurecodes" => ("procedurecodes", Some("DateTStamp")),
+        "providers" => ("providers", Some("DateTStamp")),
+        "operatories" => ("operatories", None),
+        "patients" => ("patients/Simple", Some("DateTStamp")),
+        "appointments" => ("appointments", Some("DateTStamp")),
+        "procedurelogs" => ("procedurelogs", Some("DateTStamp")),
+        _ => return None,
+    })
+}
+
+impl OdClient {
+    /// A client for one office (one customer key).
+    pub fn new(config: OdConfig) -> Result<Self, PmsError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| PmsError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http, limiter: RateLimiter::new(config.min_interval), config })
+    }
+
+    /// GETs a path under the API root, with throttling and retries.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PmsError> {
+        let url = format!("{}/{path}", self.config.base_url);
+        let auth = format!("ODFHIR {}/{}", self.config.developer_key, self.config.customer_key);
+        let mut backoff = self.config.backoff.clone();
+        let mut last_retry_after = None;
+        let mut last_reason = String::new();
+        for attempt in 1..=backoff.attempts {
+            self.limiter.acquire().await;
+            let sent = self
+                .http
+                .get(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .query(query)
+                .send()
+                .await;
+            let retry_in = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let body = response.bytes().await;
+                    match (status, body) {
+                        (200, Ok(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
+                            Ok(value) => return Ok(value),
+                            Err(e) => {
+                                last_reason = format!("the answer is not JSON: {e}");
+                                backoff.delay(attempt)
+                            }
+                        },
+                        (200, Err(e)) => {
+                            last_reason = format!("the answer broke off: {e}");
+                            backoff.delay(attempt)
+                        }
+                        (401 | 403, _) => return Err(PmsError::Unauthorized { status }),
+                        (429, _) => {
+                            last_retry_after = retry_after;
+                            last_reason = "throttled".into();
+                            let wait = retry_after.unwrap_or_else(|| backoff.delay(attempt));
+                            self.limiter.defer(wait).await;
+                            Duration::ZERO
+                        }
+                        (500..=599, body) => {
+                            last_reason = format!("HTTP {status}");
+                            let _ = body;
+                            backoff.delay(attempt)
+                        }
+                        (_, body) => {
+                            let message = body
+                                .map(|b| String::from_utf8_lossy(&b).trim_matches('"').to_owned())
+                                .unwrap_or_default();
+                            return Err(PmsError::Rejected { status, message });
+                        }
+                    }
+                }
+                Err(e) => {
+                    last_reason =
+                        if e.is_timeout() { "timed out".to_owned() } else { format!("connection failed: {e}") };
+                    backoff.delay(attempt)
+                }
+            };
+            tracing::warn!(path, attempt, reason = %last_reason, "open dental request failed; retrying");
+            if attempt < backoff.attempts {
+                tokio::time::sleep(retry_in).await;
+            }
+        }
+        if last_reason == "throttled" {
+            Err(PmsError::Throttled { retry_after: last_retry_after })
+        } else {
+            Err(PmsError::Unavailable { reason: last_reason })
+        }
+    }
+
+    async fn fetch_page(&self, stream: &'static str, request: PageRequest) -> Result<Page, PmsError> {
+        let (path, change_filter) = endpoint(stream).ok_or_else(|| PmsError::UnknownStream(stream.to_owned()))?;
+        let limit = self.config.page_size();
+        let mut query = vec![("Limit", limit.to_string()), ("Offset", request.offset.to_string())];
+        if let (Some(param), Some(since)) = (change_filter, request.since) {
+            query.push((param, since.format("%Y-%m-%d %H:%M:%S").to_string()));
+        }
+        let rows = match self.get(path, &query).await? {
+            Value::Array(rows) => rows,
+            other => return Err(PmsError::Protocol(format!("{path}: expected a JSON array, got {}", short(&other)))),
+        };
+        let server_time = rows
+            .iter()
+            .find_map(|r| r.get("serverDateTime").and_then(Value::as_str))
+            .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok());
+        let mut page = Page {
+            batches: Vec::new(),
+            quarantined: Vec::new(),
+            fetched: rows.len(),
+            complete: rows.len() < limit,
+            next_offset: request.offset + rows.len(),
+            server_time,
+        };
+        map_rows(stream, &rows, self.config.time_zone, &mut page);
+        Ok(page)
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    s.chars().take(80).collect()
+}
+
+fn pk_of(stream: &str) -> &'static str {
+    match stream {
+        "clinics" => "ClinicNum",
+        "definitions" => "DefNum",
+        "feescheds" => "FeeSchedNum",
+        "procedurecodes" => "CodeNum",
+        "providers" => "ProvNum",
+        "operatories" => "OperatoryNum",
+        "patients" => "PatNum",
+        "appointments" => "AptNum",
+        _ => "ProcNum",
+    }
+}
+
+/// Maps a page's rows into batches; a row that does not map is quarantined with its reason.
+fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
+    let mut quarantine = |row: &Value, reason: String| {
+        let source_id = row.get(pk_of(stream)).map(|v| v.to_string().trim_matches('"').to_owned());
+        page.quarantined.push(Quarantined { stream, source_id, reason, payload: row.clone() });
+    };
+    macro_rules! simple {
+        ($variant:ident, $f:path) => {{
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                match $f(r, tz) {
+                    Ok(mapped) => out.push(mapped),
+                    Err(reason) => quarantine(r, reason),
+                }
+            }
+            vec![Batch::$variant(out)]
+        }};
+    }
+    let batches = match stream {
+        "clinics" => simple!(Locations, map::clinic),
+        "definitions" => simple!(SourceReferences, map::definition),
+        "feescheds" => simple!(FeeSchedules, map::fee_schedule),
+        "procedurecodes" => simple!(ProcedureCodes, map::procedure_code),
+        "providers" => simple!(Providers, map::provider),
+        "operatories" => simple!(Operatories, map::operatory),
+        "procedurelogs" => simple!(Procedures, map::procedure),
+        "patients" => {
+            let mut families = Vec::new();
+            let mut seen: BTreeSet<SourceKey> = BTreeSet::new();
+            let mut patients = Vec::with_capacity(rows.len());
+            for r in rows {
+                match map::patient(r, tz) {
+                    Ok((family, patient)) => {
+                        if seen.insert(family.source_id.clone()) {
+                            families.push(family);
+                        }
+                        patients.push(patient);
+                    }
+                    Err(reason) => quarantine(r, reason),
+                }
+            }
+            vec![Batch::Families(families), Batch::Patients(patients)]
+        }
+        "appointments" => {
+            let mut appointments = Vec::with_capacity(rows.len());
+            let mut check_ins = Vec::new();
+            for r in rows {
+                match map::appointment(r, tz) {
+                    Ok((appointment, check_in)) => {
+                        appointments.push(appointment);
+                        check_ins.extend(check_in);
+                    }
+                    Err(reason) => quarantine(r, reason),
+                }
+            }
+            vec![Batch::Appointments(appointments), Batch::CheckIns(check_ins)]
+        }
+        _ => Vec::new(),
+    };
+    page.batches = batches;
+}
+
+impl PmsClient for OdClient {
+    fn streams(&self) -> &'static [StreamSpec] {
+        STREAMS
+    }
+
+    fn fetch<'a>(&'a self, stream: &'a str, request: PageRequest) -> BoxFuture<'a, Result<Page, PmsError>> {
+        Box::pin(async move {
+            let spec =
+                STREAMS.iter().find(|s| s.name == stream).ok_or_else(|| PmsError::UnknownStream(stream.to_owned()))?;
+            self.fetch_page(spec.name, request).await
+        })
+    }
+}

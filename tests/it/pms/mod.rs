@@ -1,0 +1,3 @@
+//! PMS adapters against the simulators.
+
+mod opendental;
