@@ -131,39 +131,77 @@ where
     let columns: Vec<E::Column> = E::Column::iter().collect();
     let name = |c: &E::Column| format!("\"{}\"", sea_orm::IdenStatic::as_str(c));
     let names: Vec<String> = columns.iter().map(name).collect();
-    let arrays: Vec<String> = columns
+    let types: Vec<&'static str> = columns
         .iter()
-        .enumerate()
-        .map(|(i, c)| Ok(format!("${}::text::{}[]", i + 1, pg_type(sea_orm::ColumnTrait::def(c).get_column_type())?)))
+        .map(|c| pg_type(sea_orm::ColumnTrait::def(c).get_column_type()))
         .collect::<Result<_, sea_orm::DbErr>>()?;
-    let mut sql = format!(
-        "INSERT INTO \"{}\" ({}) SELECT * FROM unnest({})",
-        sea_orm::IdenStatic::as_str(&E::default()),
-        names.join(", "),
-        arrays.join(", ")
-    );
+    let mut tail = String::new();
     if let Some(c) = &conflict {
         let key: Vec<String> = c.key.iter().map(name).collect();
         let set: Vec<String> = c.update.iter().map(|u| format!("{0} = EXCLUDED.{0}", name(u))).collect();
-        sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", ")));
+        tail = format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", "));
     }
+    let table = sea_orm::IdenStatic::as_str(&E::default()).to_owned();
     for chunk in rows.chunks(POSTGRES_ROWS_PER_INSERT) {
-        let mut literals: Vec<String> = columns.iter().map(|_| String::with_capacity(chunk.len() * 16)).collect();
+        let mut params = Vec::with_capacity(columns.len());
+        let mut arrays = Vec::with_capacity(columns.len());
         for (j, col) in columns.iter().enumerate() {
-            let out = &mut literals[j];
-            out.push('{');
-            for (i, row) in chunk.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            let values: Vec<Option<Value>> = chunk.iter().map(|row| row.get(*col).into_value()).collect();
+            // A column without NULLs binds as a typed array (binary, nothing to parse); one
+            // with NULLs as an array literal (the binder cannot send NULL elements).
+            match typed_array(&values) {
+                Some(array) => {
+                    arrays.push(format!("${}::{}[]", j + 1, types[j]));
+                    params.push(array);
                 }
-                write_array_element(out, row.get(*col).into_value())?;
+                None => {
+                    let mut literal = String::with_capacity(chunk.len() * 16);
+                    literal.push('{');
+                    for (i, value) in values.into_iter().enumerate() {
+                        if i > 0 {
+                            literal.push(',');
+                        }
+                        write_array_element(&mut literal, value)?;
+                    }
+                    literal.push('}');
+                    arrays.push(format!("${}::text::{}[]", j + 1, types[j]));
+                    params.push(Value::from(literal));
+                }
             }
-            out.push('}');
         }
-        let values: Vec<Value> = literals.into_iter().map(Value::from).collect();
-        db.execute(sea_orm::Statement::from_sql_and_values(backend, sql.clone(), values)).await?;
+        let sql =
+            format!("INSERT INTO \"{table}\" ({}) SELECT * FROM unnest({}){tail}", names.join(", "), arrays.join(", "));
+        db.execute(sea_orm::Statement::from_sql_and_values(backend, sql, params)).await?;
     }
     Ok(())
+}
+
+/// The values as one typed array, when none is NULL and the type binds natively.
+fn typed_array(values: &[Option<Value>]) -> Option<Value> {
+    macro_rules! collect {
+        ($variant:ident, $ty:ident) => {{
+            let mut out = Vec::with_capacity(values.len());
+            for v in values {
+                match v {
+                    Some(Value::$variant(Some(x))) => out.push(Value::$variant(Some(x.clone()))),
+                    _ => return None,
+                }
+            }
+            Some(Value::Array(ArrayType::$ty, Some(Box::new(out))))
+        }};
+    }
+    match values.first()? {
+        Some(Value::Uuid(Some(_))) => collect!(Uuid, Uuid),
+        Some(Value::String(Some(_))) => collect!(String, String),
+        Some(Value::BigInt(Some(_))) => collect!(BigInt, BigInt),
+        Some(Value::Int(Some(_))) => collect!(Int, Int),
+        Some(Value::SmallInt(Some(_))) => collect!(SmallInt, SmallInt),
+        Some(Value::Double(Some(_))) => collect!(Double, Double),
+        Some(Value::Bool(Some(_))) => collect!(Bool, Bool),
+        Some(Value::ChronoDate(Some(_))) => collect!(ChronoDate, ChronoDate),
+        Some(Value::ChronoDateTimeUtc(Some(_))) => collect!(ChronoDateTimeUtc, ChronoDateTimeUtc),
+        _ => None,
+    }
 }
 
 fn pg_type(ty: &sea_orm::ColumnType) -> Result<&'static str, sea_orm::DbErr> {
