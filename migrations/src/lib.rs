@@ -9,6 +9,7 @@ pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_canonical_model;
+mod m20261121_000002_sync_quarantine;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -16,6 +17,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_canonical_model::Migration)]
+        vec![
+            Box::new(m20261121_000001_canonical_model::Migration),
+            Box::new(m20261121_000002_sync_quarantine::Migration),
+        ]
     }
 }

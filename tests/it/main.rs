@@ -13,3 +13,4 @@ mod pms;
 mod sim;
 mod store;
 mod support;
+mod sync;

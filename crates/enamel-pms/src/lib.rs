@@ -33,6 +33,9 @@ pub enum Deletions {
 pub struct StreamSpec {
     /// Stable name (`appointments`).
     pub name: &'static str,
+    /// The canonical entity of the stream's own rows (`appointment`); other entities a page
+    /// produces (families of patients, check-ins of appointments) ride along.
+    pub entity: &'static str,
     /// Streams whose rows this one refers to: synced first.
     pub depends_on: &'static [&'static str],
     /// The PMS can return only rows changed since a time.
@@ -74,6 +77,9 @@ pub struct Page {
     pub quarantined: Vec<Quarantined>,
     /// Rows the PMS returned.
     pub fetched: usize,
+    /// The PMS keys of every row returned (mapped or not): a complete pass's keys tell
+    /// which stored rows the PMS no longer has.
+    pub keys: Vec<String>,
     /// This was the last page.
     pub complete: bool,
     /// The offset of the next page.

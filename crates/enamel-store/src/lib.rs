@@ -32,6 +32,7 @@ mod column;
 mod error;
 mod integrity;
 mod practice;
+mod quarantine;
 mod raw;
 mod read;
 mod reconcile;
@@ -44,6 +45,7 @@ mod upsert;
 pub use error::{Result, StoreError, redact_url};
 pub use integrity::DanglingReferences;
 pub use practice::{NewConnection, NewPractice};
+pub use quarantine::{QuarantineEntry, Quarantined};
 pub use read::ChildPage;
 pub use reconcile::SoftDelete;
 pub use sync_state::Checkpoint;
@@ -346,6 +348,21 @@ impl Store {
 
     // Sync state.
 
+    /// The practice's quarantined source rows, most recent first.
+    pub async fn quarantined(&self, practice: PracticeId, limit: u64) -> Result<Vec<Quarantined>> {
+        quarantine::list(&self.db, practice, limit).await
+    }
+
+    /// Every row of `T` from `source` as (PMS key, content hash, deleted), in key order: a
+    /// fingerprint for comparing two copies of the same data.
+    pub async fn fingerprint<T: Table>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+    ) -> Result<Vec<(String, i64, bool)>> {
+        read::fingerprint::<T, _>(&self.db, practice, source).await
+    }
+
     /// A stream's checkpoint.
     pub async fn checkpoint(
         &self,
@@ -438,6 +455,27 @@ impl Tx {
         progress: Option<serde_json::Value>,
     ) -> Result<()> {
         sync_state::save_checkpoint(&self.txn, practice, connection, stream, cursor, progress).await
+    }
+
+    /// Quarantines rows that could not be mapped or stored; it lands with the transaction.
+    pub async fn quarantine(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        entries: &[QuarantineEntry],
+    ) -> Result<()> {
+        quarantine::record(&self.txn, practice, connection, entries).await
+    }
+
+    /// Marks quarantined keys of a stream resolved, once they have been stored.
+    pub async fn resolve_quarantine(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+        keys: &[String],
+    ) -> Result<u64> {
+        quarantine::resolve(&self.txn, practice, connection, stream, keys).await
     }
 
     /// Reads a stream's checkpoint inside the transaction.

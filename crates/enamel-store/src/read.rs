@@ -91,6 +91,25 @@ pub(crate) async fn live_ids<T: Table, C: ConnectionTrait>(db: &C, practice: Pra
     Ok(ids.into_iter().map(T::from).collect())
 }
 
+pub(crate) async fn fingerprint<T: Table, C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    source: Source,
+) -> Result<Vec<(String, i64, bool)>> {
+    let rows: Vec<(String, i64, Option<chrono::DateTime<chrono::Utc>>)> = T::Entity::find()
+        .select_only()
+        .column(T::column(Common::SourceId))
+        .expr(sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new("content_hash")))
+        .column(T::column(Common::DeletedAt))
+        .filter(T::column(Common::PracticeId).eq(practice.uuid()))
+        .filter(T::column(Common::Source).eq(source.as_ref()))
+        .order_by_asc(T::column(Common::SourceId))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(k, h, d)| (k, h, d.is_some())).collect())
+}
+
 /// Live (not soft-deleted) children of the given parents, grouped by parent in the order
 /// of `page`, at most `page.limit` per parent. One statement.
 pub(crate) async fn children<T: Table, P: EntityId, C: ConnectionTrait>(

@@ -95,17 +95,33 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 /// The streams, in dependency order.
 pub static STREAMS: &[StreamSpec] = &[
-    StreamSpec { name: "clinics", depends_on: &[], incremental: false, deletions: Deletions::Reconcile, every: HOUR },
     StreamSpec {
-        name: "definitions",
+        name: "clinics",
+        entity: "location",
         depends_on: &[],
         incremental: false,
         deletions: Deletions::Reconcile,
         every: HOUR,
     },
-    StreamSpec { name: "feescheds", depends_on: &[], incremental: false, deletions: Deletions::Reconcile, every: HOUR },
+    StreamSpec {
+        name: "definitions",
+        entity: "source_reference",
+        depends_on: &[],
+        incremental: false,
+        deletions: Deletions::Reconcile,
+        every: HOUR,
+    },
+    StreamSpec {
+        name: "feescheds",
+        entity: "fee_schedule",
+        depends_on: &[],
+        incremental: false,
+        deletions: Deletions::Reconcile,
+        every: HOUR,
+    },
     StreamSpec {
         name: "procedurecodes",
+        entity: "procedure_code",
         depends_on: &["definitions"],
         incremental: true,
         deletions: Deletions::Marked,
@@ -113,6 +129,7 @@ pub static STREAMS: &[StreamSpec] = &[
     },
     StreamSpec {
         name: "providers",
+        entity: "provider",
         depends_on: &["feescheds"],
         incremental: true,
         deletions: Deletions::Marked,
@@ -120,6 +137,7 @@ pub static STREAMS: &[StreamSpec] = &[
     },
     StreamSpec {
         name: "operatories",
+        entity: "operatory",
         depends_on: &["clinics", "providers"],
         incremental: false,
         deletions: Deletions::Reconcile,
@@ -127,6 +145,7 @@ pub static STREAMS: &[StreamSpec] = &[
     },
     StreamSpec {
         name: "patients",
+        entity: "patient",
         depends_on: &["providers", "clinics", "feescheds"],
         incremental: true,
         deletions: Deletions::Marked,
@@ -134,6 +153,7 @@ pub static STREAMS: &[StreamSpec] = &[
     },
     StreamSpec {
         name: "appointments",
+        entity: "appointment",
         depends_on: &["patients", "operatories"],
         incremental: true,
         deletions: Deletions::History,
@@ -141,6 +161,7 @@ pub static STREAMS: &[StreamSpec] = &[
     },
     StreamSpec {
         name: "procedurelogs",
+        entity: "procedure",
         depends_on: &["appointments", "procedurecodes"],
         incremental: true,
         deletions: Deletions::Marked,
@@ -275,10 +296,18 @@ impl OdClient {
             .iter()
             .find_map(|r| r.get("serverDateTime").and_then(Value::as_str))
             .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok());
+        let pk = pk_of(stream);
+        let keys = rows
+            .iter()
+            .filter_map(|r| r.get(pk))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .map(|k| if stream == "definitions" { format!("definition:{k}") } else { k })
+            .collect();
         let mut page = Page {
             batches: Vec::new(),
             quarantined: Vec::new(),
             fetched: rows.len(),
+            keys,
             complete: rows.len() < limit,
             next_offset: request.offset + rows.len(),
             server_time,

@@ -1,0 +1,304 @@
+//! The sync engine: copies a practice's PMS into the store and keeps it fresh.
+//!
+//! [`sync_stream`] runs one pass of one stream; [`sync_once`] runs every stream in
+//! dependency order. Each page's upserts, quarantined rows and checkpoint commit in one
+//! transaction (R4), so a crash anywhere resumes from the last committed page without loss
+//! or duplicates (upserts are idempotent, R1). Incremental streams read from the PMS's own
+//! clock (`serverDateTime`) minus a lookback overlap, inclusively (R2, R3); the durable
+//! cursor advances only when a pass completes. A complete, uninterrupted full pass of a
+//! reconciled stream soft-deletes the rows the PMS no longer has, unless that would delete
+//! more than a configured share (then the run fails with the reason and nothing is
+//! deleted). Every run is recorded in `sync_run`.
+//!
+//! The engine knows neither HTTP nor SQL: it drives a [`PmsClient`] and the store's API.
+//! Loops (the scheduler) are thin shells over these step functions; tests drive them with
+//! named [`FailPoint`]s.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use enamel_domain::ids::ConnectionId;
+use enamel_domain::{PracticeId, Source, SourceKey, SyncCounts};
+use enamel_pms::{Deletions, PageRequest, PmsClient, PmsError, StreamSpec};
+use enamel_store::{QuarantineEntry, SoftDelete, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+mod write;
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Overlap re-read before the stored cursor on incremental streams.
+    pub lookback: Duration,
+    /// A reconciliation that would soft-delete more than this share of live rows is refused.
+    pub max_delete_share: f64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self { lookback: Duration::from_secs(5 * 60), max_delete_share: 0.2 }
+    }
+}
+
+/// Where a test can make a sync fail, as if the process died there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailPoint {
+    /// Before a page is fetched.
+    BeforeFetch,
+    /// After a page is fetched, before anything is written.
+    AfterFetch,
+    /// After a page and its checkpoint are committed.
+    AfterCommit,
+}
+
+/// Decides whether to fail at a point: (point, stream, page number from 0).
+pub type FailHook = Arc<dyn Fn(FailPoint, &str, usize) -> bool + Send + Sync>;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The PMS failed (after retries).
+    #[error("stream {stream}: {source}")]
+    Pms {
+        /// The stream.
+        stream: String,
+        /// The error.
+        source: PmsError,
+    },
+    /// The store failed.
+    #[error("stream {stream}: {source}")]
+    Store {
+        /// The stream.
+        stream: String,
+        /// The error.
+        source: StoreError,
+    },
+    /// A reconciliation was refused by the mass-delete guard.
+    #[error("stream {stream}: refusing to delete {would_delete} of {live} rows (more than the allowed share)")]
+    MassDelete {
+        /// The stream.
+        stream: String,
+        /// Rows it would delete.
+        would_delete: u64,
+        /// Live rows.
+        live: u64,
+    },
+    /// A test asked the engine to die here.
+    #[error("stream {stream}: injected failure at {point:?} on page {page}")]
+    Injected {
+        /// The stream.
+        stream: String,
+        /// Where.
+        point: FailPoint,
+        /// Which page.
+        page: usize,
+    },
+}
+
+/// The durable position of a stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    /// PMS clock at the start of the last complete pass.
+    server_time: Option<NaiveDateTime>,
+}
+
+/// Progress inside a pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Progress {
+    offset: usize,
+    since: Option<NaiveDateTime>,
+    pass_server_time: Option<NaiveDateTime>,
+}
+
+/// What one stream's run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamOutcome {
+    /// The stream.
+    pub stream: String,
+    /// Counts.
+    pub counts: SyncCounts,
+    /// Pages committed.
+    pub pages: usize,
+    /// The pass resumed an interrupted one.
+    pub resumed: bool,
+}
+
+fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
+/// One pass of one stream, from its checkpoint to its end.
+#[allow(clippy::too_many_arguments)]
+pub async fn sync_stream(
+    store: &Store,
+    client: &dyn PmsClient,
+    practice: PracticeId,
+    connection: ConnectionId,
+    source: Source,
+    spec: &StreamSpec,
+    config: &SyncConfig,
+    fail: Option<&FailHook>,
+) -> Result<StreamOutcome, SyncError> {
+    let stream = spec.name;
+    let store_err = |source| SyncError::Store { stream: stream.to_owned(), source };
+    let run = store.start_run(practice, connection, stream).await.map_err(store_err)?;
+    let result = pass(store, client, practice, connection, source, spec, config, fail).await;
+    match &result {
+        Ok(outcome) => store.finish_run(practice, run, outcome.counts, None).await.map_err(store_err)?,
+        // An injected failure stands for a dead process: nobody records the run's end.
+        Err(SyncError::Injected { .. }) => {}
+        Err(e) => {
+            let counts = SyncCounts::default();
+            store.finish_run(practice, run, counts, Some(e.to_string())).await.map_err(store_err)?;
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pass(
+    store: &Store,
+    client: &dyn PmsClient,
+    practice: PracticeId,
+    connection: ConnectionId,
+    source: Source,
+    spec: &StreamSpec,
+    config: &SyncConfig,
+    fail: Option<&FailHook>,
+) -> Result<StreamOutcome, SyncError> {
+    let stream = spec.name;
+    let store_err = |source| SyncError::Store { stream: stream.to_owned(), source };
+    let injected = |point, page| -> Result<(), SyncError> {
+        match fail {
+            Some(hook) if hook(point, stream, page) => {
+                Err(SyncError::Injected { stream: stream.to_owned(), point, page })
+            }
+            _ => Ok(()),
+        }
+    };
+    let checkpoint = store.checkpoint(practice, connection, stream).await.map_err(store_err)?;
+    let cursor: Cursor = checkpoint
+        .as_ref()
+        .and_then(|c| c.cursor.clone())
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let saved: Option<Progress> = checkpoint.and_then(|c| c.progress).and_then(|v| serde_json::from_value(v).ok());
+    let resumed = saved.is_some();
+    let mut progress = saved.unwrap_or_else(|| Progress {
+        offset: 0,
+        since: if spec.incremental {
+            cursor.server_time.map(|t| t - chrono::Duration::from_std(config.lookback).unwrap_or_default())
+        } else {
+            None
+        },
+        pass_server_time: None,
+    });
+    // Only a whole, uninterrupted full pass knows every key.
+    let mut keys: Option<HashSet<SourceKey>> =
+        (spec.deletions == Deletions::Reconcile && progress.since.is_none() && !resumed).then(HashSet::new);
+    let mut outcome = StreamOutcome { stream: stream.to_owned(), resumed, ..Default::default() };
+    let mut guard_refusal = None;
+    for page_no in 0.. {
+        injected(FailPoint::BeforeFetch, page_no)?;
+        let page = client
+            .fetch(stream, PageRequest { offset: progress.offset, since: progress.since })
+            .await
+            .map_err(|source| SyncError::Pms { stream: stream.to_owned(), source })?;
+        injected(FailPoint::AfterFetch, page_no)?;
+        progress.pass_server_time = progress.pass_server_time.or(page.server_time);
+        outcome.counts.fetched += page.fetched as u64;
+        if let Some(keys) = keys.as_mut() {
+            keys.extend(page.keys.iter().filter_map(|k| SourceKey::parse(k).ok()));
+        }
+        let tx = store.begin().await.map_err(store_err)?;
+        let mut quarantine: Vec<QuarantineEntry> = page
+            .quarantined
+            .iter()
+            .map(|q| QuarantineEntry {
+                stream: stream.to_owned(),
+                source_id: q.source_id.clone(),
+                reason: q.reason.clone(),
+                payload: q.payload.clone(),
+            })
+            .collect();
+        let mut stored_keys = Vec::new();
+        for batch in &page.batches {
+            let report = write::write(&tx, practice, source, batch).await.map_err(store_err)?;
+            outcome.counts.inserted += report.inserted;
+            outcome.counts.updated += report.updated;
+            outcome.counts.unchanged += report.unchanged;
+            if batch.entity() == spec.entity {
+                // Keys stored now: neither refused by the store nor quarantined by the adapter.
+                let refused: HashSet<&str> = report
+                    .rejected
+                    .iter()
+                    .map(|r| r.source_id.as_str())
+                    .chain(page.quarantined.iter().filter_map(|q| q.source_id.as_deref()))
+                    .collect();
+                stored_keys.extend(page.keys.iter().filter(|k| !refused.contains(k.as_str())).cloned());
+            }
+            quarantine.extend(report.rejected.iter().map(|r| QuarantineEntry {
+                stream: stream.to_owned(),
+                source_id: Some(r.source_id.to_string()),
+                reason: r.to_string(),
+                payload: serde_json::Value::Null,
+            }));
+        }
+        outcome.counts.quarantined += quarantine.len() as u64;
+        tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
+        tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
+        progress.offset = page.next_offset;
+        if page.complete {
+            if let Some(keys) = keys.as_ref() {
+                match write::reconcile(&tx, practice, source, spec.entity, keys, config.max_delete_share)
+                    .await
+                    .map_err(store_err)?
+                {
+                    Some(SoftDelete::Applied { deleted, .. }) => outcome.counts.deleted += deleted,
+                    Some(SoftDelete::Refused { would_delete, live }) => guard_refusal = Some((would_delete, live)),
+                    None => {}
+                }
+            }
+            let next = Cursor { server_time: progress.pass_server_time.or(cursor.server_time) };
+            tx.save_checkpoint(practice, connection, stream, json(&next), None).await.map_err(store_err)?;
+        } else {
+            tx.save_checkpoint(practice, connection, stream, json(&cursor), json(&progress))
+                .await
+                .map_err(store_err)?;
+        }
+        tx.commit().await.map_err(store_err)?;
+        outcome.pages += 1;
+        injected(FailPoint::AfterCommit, page_no)?;
+        if page.complete {
+            break;
+        }
+    }
+    if let Some((would_delete, live)) = guard_refusal {
+        return Err(SyncError::MassDelete { stream: stream.to_owned(), would_delete, live });
+    }
+    tracing::info!(%practice, %connection, stream, pages = outcome.pages, fetched = outcome.counts.fetched, "stream synced");
+    Ok(outcome)
+}
+
+/// Every stream of the PMS once, in dependency order. A stream's failure is returned
+/// with the outcomes of the streams before it; later streams do not run (they depend on it).
+pub async fn sync_once(
+    store: &Store,
+    client: &dyn PmsClient,
+    practice: PracticeId,
+    connection: ConnectionId,
+    source: Source,
+    config: &SyncConfig,
+    fail: Option<&FailHook>,
+) -> Result<Vec<StreamOutcome>, (Vec<StreamOutcome>, SyncError)> {
+    let mut done = Vec::new();
+    for spec in client.streams() {
+        match sync_stream(store, client, practice, connection, source, spec, config, fail).await {
+            Ok(outcome) => done.push(outcome),
+            Err(e) => return Err((done, e)),
+        }
+    }
+    Ok(done)
+}

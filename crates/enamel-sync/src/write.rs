@@ -1,0 +1,115 @@
+//! Writing a batch to its table, and reconciling a table against a complete key set.
+
+use std::collections::HashSet;
+
+use enamel_domain::ids::*;
+use enamel_domain::{Batch, PracticeId, Source, SourceKey};
+use enamel_store::{SoftDelete, Tx, UpsertReport};
+
+macro_rules! dispatch {
+    ($batch:expr, $tx:expr, $practice:expr, $source:expr, [$($variant:ident),* $(,)?]) => {
+        match $batch {
+            $(Batch::$variant(rows) => $tx.upsert($practice, $source, rows).await,)*
+        }
+    };
+}
+
+/// Upserts a batch into its table.
+pub(crate) async fn write(
+    tx: &Tx,
+    practice: PracticeId,
+    source: Source,
+    batch: &Batch,
+) -> enamel_store::Result<UpsertReport> {
+    dispatch!(
+        batch,
+        tx,
+        practice,
+        source,
+        [
+            Locations,
+            FeeSchedules,
+            Providers,
+            Operatories,
+            Families,
+            ReferralSources,
+            Patients,
+            PatientTags,
+            PatientTagAssignments,
+            PatientReferrals,
+            ProcedureCodes,
+            Appointments,
+            CheckIns,
+            TreatmentPlans,
+            Procedures,
+            Visits,
+            VisitSteps,
+            TreatmentPlanItems,
+            InsuranceCarriers,
+            InsurancePlans,
+            InsuranceSubscribers,
+            PatientPlans,
+            Benefits,
+            Claims,
+            ClaimProcedures,
+            Payments,
+            PaymentAllocations,
+            Adjustments,
+            Fees,
+            Commlogs,
+            InventoryItems,
+            StockPickings,
+            StockMoves,
+            SourceReferences,
+        ]
+    )
+}
+
+/// Soft-deletes the rows of `entity` whose keys are not in `keys` (see `Tx::soft_delete_absent`).
+pub(crate) async fn reconcile(
+    tx: &Tx,
+    practice: PracticeId,
+    source: Source,
+    entity: &str,
+    keys: &HashSet<SourceKey>,
+    max_share: f64,
+) -> enamel_store::Result<Option<SoftDelete>> {
+    macro_rules! by_entity {
+        ($($name:literal => $id:ty,)*) => {
+            match entity {
+                $($name => Some(tx.soft_delete_absent::<$id>(practice, source, keys, max_share).await?),)*
+                _ => None,
+            }
+        };
+    }
+    Ok(by_entity! {
+        "location" => LocationId,
+        "fee_schedule" => FeeScheduleId,
+        "provider" => ProviderId,
+        "operatory" => OperatoryId,
+        "referral_source" => ReferralSourceId,
+        "patient_tag" => PatientTagId,
+        "patient_tag_assignment" => PatientTagAssignmentId,
+        "patient_referral" => PatientReferralId,
+        "procedure_code" => ProcedureCodeId,
+        "appointment" => AppointmentId,
+        "treatment_plan" => TreatmentPlanId,
+        "treatment_plan_item" => TreatmentPlanItemId,
+        "insurance_carrier" => InsuranceCarrierId,
+        "insurance_plan" => InsurancePlanId,
+        "insurance_subscriber" => InsuranceSubscriberId,
+        "patient_plan" => PatientPlanId,
+        "benefit" => BenefitId,
+        "claim" => ClaimId,
+        "claim_procedure" => ClaimProcedureId,
+        "payment" => PaymentId,
+        "payment_allocation" => PaymentAllocationId,
+        "adjustment" => AdjustmentId,
+        "fee" => FeeId,
+        "commlog" => CommlogId,
+        "inventory_item" => InventoryItemId,
+        "stock_picking" => StockPickingId,
+        "stock_move" => StockMoveId,
+        "source_reference" => SourceReferenceId,
+    })
+}
