@@ -31,13 +31,26 @@ pub enum LogFormat {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Set up the embedded demo: migrate the store and create one demo practice per PMS.
-    Demo,
+    /// The embedded demo: starts an Open Dental simulator in-process, creates the demo
+    /// practice and syncs the simulated office into the store with progress bars.
+    Demo(DemoArgs),
     /// Apply pending migrations to the store.
     Migrate(MigrateArgs),
     /// Manage practices.
     #[command(subcommand)]
     Practice(PracticeCommand),
+}
+
+/// `enamel demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Size of the simulated office: `small` (150 patients) or `clinic` (10,000 patients,
+    /// five years, ~440k rows).
+    #[arg(long, value_enum, default_value_t = enamel_sim::Scale::Small)]
+    pub scale: enamel_sim::Scale,
+    /// Simulator seed (same seed, same office).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// `enamel migrate` options.

@@ -4,14 +4,14 @@
 #![allow(clippy::print_stdout)]
 
 use anyhow::{Context, Result, bail};
-use enamel_domain::{Currency, Practice};
+use enamel_domain::Currency;
 use enamel_store::{Backend, NewPractice, Store, redact_url};
 
-use crate::cli::{Cli, Command, MigrateArgs, PracticeCommand};
+use crate::cli::{Cli, Command, DemoArgs, MigrateArgs, PracticeCommand};
 
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo => demo(&cli.database_url).await,
+        Command::Demo(args) => demo(&cli.database_url, args).await,
         Command::Migrate(args) => migrate(&cli.database_url, args).await,
         Command::Practice(cmd) => practice(&cli.database_url, cmd).await,
     }
@@ -77,40 +77,119 @@ async fn practice(url: &str, cmd: PracticeCommand) -> Result<()> {
     Ok(())
 }
 
-/// The demo practices: one per PMS, created once.
-const DEMO_PRACTICES: [(&str, chrono_tz::Tz, Currency); 2] = [
-    ("Demo Dental (Open Dental)", chrono_tz::America::New_York, Currency::Usd),
-    ("Nha Khoa Demo (TDental)", chrono_tz::Asia::Ho_Chi_Minh, Currency::Vnd),
-];
+/// The demo practice's name: one practice per simulated office (scale and seed), so that
+/// a cursor never meets another office's data.
+fn demo_practice(args: &DemoArgs) -> String {
+    let scale = match args.scale {
+        enamel_sim::Scale::Small => "small",
+        enamel_sim::Scale::Clinic => "clinic",
+        enamel_sim::Scale::Tdental => "tdental",
+    };
+    format!("Demo Dental (Open Dental, {scale}, seed {})", args.seed)
+}
 
-async fn demo(url: &str) -> Result<()> {
+async fn demo(url: &str, args: DemoArgs) -> Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use enamel_domain::Source;
+    use enamel_pms::PmsClient;
+    use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
+    use enamel_sim::{Mode, PmsKind, SimConfig};
+    use enamel_store::NewConnection;
+    use enamel_sync::{Hooks, SyncConfig, sync_once};
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+    let started = std::time::Instant::now();
     let store = connect(url).await?;
     store.migrate().await.context("migration failed")?;
-    let existing = store.practices().await?;
-    let mut practices: Vec<Practice> = Vec::new();
-    for (name, time_zone, currency) in DEMO_PRACTICES {
-        let practice = match existing.iter().find(|p| p.name == name) {
-            Some(p) => p.clone(),
-            None => store.create_practice(NewPractice { name: name.to_owned(), time_zone, currency }).await?,
-        };
-        practices.push(practice);
+
+    let mut sim_config = SimConfig::new(PmsKind::OpenDental);
+    sim_config.scale = args.scale;
+    sim_config.seed = args.seed;
+    sim_config.mode = Mode::Local;
+    let sim = enamel_sim::spawn(sim_config, 0).await.context("cannot start the Open Dental simulator")?;
+    let expected = sim.control.counts();
+
+    let name = demo_practice(&args);
+    let practice = match store.practices().await?.into_iter().find(|p| p.name == name) {
+        Some(p) => p,
+        None => {
+            let new = NewPractice { name, time_zone: chrono_tz::America::New_York, currency: Currency::Usd };
+            store.create_practice(new).await?
+        }
+    };
+    let connection = match store.connections(practice.id).await?.into_iter().find(|c| c.kind == Source::OpenDental) {
+        Some(c) => store.set_connection_endpoint(practice.id, c.id, &sim.api_url(), Some("local")).await?,
+        None => {
+            let new = NewConnection {
+                kind: Source::OpenDental,
+                base_url: sim.api_url(),
+                mode: Some("local".into()),
+                credentials: None,
+            };
+            store.add_connection(practice.id, new).await?
+        }
+    };
+    let client =
+        OdClient::new(OdConfig::new(sim.api_url(), "dev-key", "customer-key", OdMode::Local, practice.time_zone))?;
+
+    println!("Open Dental simulator at {} ({:?} scale, seed {})", sim.api_url(), args.scale, args.seed);
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>16} {bar:30} {pos:>7}/{len:7} rows")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut by_stream = BTreeMap::new();
+    for spec in client.streams() {
+        let bar = bars.add(ProgressBar::new(expected.get(spec.name).copied().unwrap_or(0) as u64));
+        bar.set_style(style.clone());
+        bar.set_prefix(spec.name);
+        by_stream.insert(spec.name.to_owned(), bar);
     }
+    let by_stream = Arc::new(by_stream);
+    let progress = by_stream.clone();
+    let hooks = Hooks {
+        fail: None,
+        on_page: Some(Arc::new(move |stream, fetched| {
+            if let Some(bar) = progress.get(stream) {
+                bar.set_position(fetched);
+            }
+        })),
+    };
+    let outcomes =
+        sync_once(&store, &client, practice.id, connection.id, Source::OpenDental, &SyncConfig::default(), &hooks)
+            .await
+            .map_err(|(_, e)| e)
+            .context("the demo sync failed")?;
+    for bar in by_stream.values() {
+        bar.finish();
+    }
+
     let backend = match store.backend() {
         Backend::Sqlite => "SQLite",
         Backend::Postgres => "PostgreSQL",
     };
-    println!("Enamel store ready: {backend} at {}", redact_url(url));
-    println!("schema: {} objects, migrations current", store.schema_description().await?.len());
-    println!("demo practices:");
-    for p in &practices {
-        let connections = store.connections(p.id).await?.len();
-        let runs = store.sync_runs(p.id, 1).await?;
-        let last =
-            runs.first().map_or("never synced".to_owned(), |r| format!("last sync {} ({})", r.started_at, r.status));
+    println!();
+    println!(
+        "{:<16} {:>8} {:>8} {:>8} {:>9} {:>11}",
+        "stream", "fetched", "inserted", "updated", "unchanged", "quarantined"
+    );
+    for o in &outcomes {
+        let c = o.counts;
         println!(
-            "  {}  {:<28} {:<18} {}  {} connection(s), {last}",
-            p.id, p.name, p.time_zone, p.currency, connections
+            "{:<16} {:>8} {:>8} {:>8} {:>9} {:>11}",
+            o.stream, c.fetched, c.inserted, c.updated, c.unchanged, c.quarantined
         );
+    }
+    let dangling = store.check_references(practice.id).await?;
+    println!();
+    println!(
+        "store: {backend} at {} — every reference resolved: {}",
+        redact_url(url),
+        if dangling.is_empty() { "yes" } else { "NO" }
+    );
+    println!("practice {} ({}), synced in {:.1} s", practice.id, practice.name, started.elapsed().as_secs_f64());
+    if !dangling.is_empty() {
+        bail!("dangling references after the demo sync: {dangling:?}");
     }
     Ok(())
 }
@@ -155,7 +234,14 @@ mod tests {
         assert_eq!(store.practices().await?.len(), 1, "a rejected command changes nothing");
         run_with(&url, &["demo"]).await?;
         run_with(&url, &["demo"]).await?;
-        assert_eq!(store.practices().await?.len(), 3, "the demo creates its two practices once");
+        assert_eq!(store.practices().await?.len(), 2, "the demo creates its practice once");
+        let demo_name = demo_practice(&DemoArgs { scale: enamel_sim::Scale::Small, seed: 1 });
+        let demo = store.practices().await?.into_iter().find(|p| p.name == demo_name).context("demo practice")?;
+        let runs = store.sync_runs(demo.id, 100).await?;
+        assert!(runs.iter().all(|r| r.status == enamel_domain::SyncRunStatus::Succeeded) && !runs.is_empty());
+        let second_pass: u64 = runs.iter().take(runs.len() / 2).map(|r| r.counts.inserted + r.counts.updated).sum();
+        assert_eq!(second_pass, 0, "a second demo run finds nothing new");
+        assert_eq!(store.connections(demo.id).await?.len(), 1, "the demo reuses its connection");
         store.close().await?;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -16,7 +16,9 @@ pub use cli::Cli;
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    // The demo talks to a person: keep the sync's progress logs out of its output.
+    let quiet = matches!(cli.command, cli::Command::Demo(_));
+    telemetry::init(cli.log_format, if quiet { "warn" } else { "warn,enamel=info" });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -268,6 +268,18 @@ impl Store {
         practice::add_connection(&self.db, practice_id, new).await
     }
 
+    /// Points a connection at a new base URL (and API mode).
+    pub async fn set_connection_endpoint(
+        &self,
+        practice_id: PracticeId,
+        id: ConnectionId,
+        base_url: &str,
+        mode: Option<&str>,
+    ) -> Result<PmsConnection> {
+        let _writer = self.write_guard().await;
+        practice::set_endpoint(&self.db, practice_id, id, base_url, mode).await
+    }
+
     /// A practice's connections.
     pub async fn connections(&self, practice_id: PracticeId) -> Result<Vec<PmsConnection>> {
         practice::connections(&self.db, practice_id).await

@@ -193,3 +193,23 @@ pub(crate) async fn connection<C: ConnectionTrait>(
         .ok_or_else(|| StoreError::NotFound { entity: "pms_connection", id: id.to_string() })?;
     connection_from(model)
 }
+
+pub(crate) async fn set_endpoint<C: ConnectionTrait>(
+    db: &C,
+    practice_id: PracticeId,
+    id: ConnectionId,
+    base_url: &str,
+    mode: Option<&str>,
+) -> Result<PmsConnection> {
+    let existing = connection(db, practice_id, id).await?;
+    let model = connection_entity::ActiveModel {
+        id: Set(Uuid::from(id)),
+        base_url: Set(base_url.to_owned()),
+        mode: Set(mode.map(str::to_owned).or(existing.mode)),
+        updated_at: Set(crate::column::now()),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    connection_from(model)
+}

@@ -56,6 +56,24 @@ pub enum FailPoint {
 /// Decides whether to fail at a point: (point, stream, page number from 0).
 pub type FailHook = Arc<dyn Fn(FailPoint, &str, usize) -> bool + Send + Sync>;
 
+/// Told after each committed page: (stream, rows fetched so far in this pass).
+pub type PageHook = Arc<dyn Fn(&str, u64) + Send + Sync>;
+
+/// Optional hooks into a sync: failure injection (tests) and progress (the CLI).
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Fail at named points.
+    pub fail: Option<FailHook>,
+    /// Progress after each committed page.
+    pub on_page: Option<PageHook>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks").field("fail", &self.fail.is_some()).field("on_page", &self.on_page.is_some()).finish()
+    }
+}
+
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -139,12 +157,12 @@ pub async fn sync_stream(
     source: Source,
     spec: &StreamSpec,
     config: &SyncConfig,
-    fail: Option<&FailHook>,
+    hooks: &Hooks,
 ) -> Result<StreamOutcome, SyncError> {
     let stream = spec.name;
     let store_err = |source| SyncError::Store { stream: stream.to_owned(), source };
     let run = store.start_run(practice, connection, stream).await.map_err(store_err)?;
-    let result = pass(store, client, practice, connection, source, spec, config, fail).await;
+    let result = pass(store, client, practice, connection, source, spec, config, hooks).await;
     match &result {
         Ok(outcome) => store.finish_run(practice, run, outcome.counts, None).await.map_err(store_err)?,
         // An injected failure stands for a dead process: nobody records the run's end.
@@ -166,12 +184,12 @@ async fn pass(
     source: Source,
     spec: &StreamSpec,
     config: &SyncConfig,
-    fail: Option<&FailHook>,
+    hooks: &Hooks,
 ) -> Result<StreamOutcome, SyncError> {
     let stream = spec.name;
     let store_err = |source| SyncError::Store { stream: stream.to_owned(), source };
     let injected = |point, page| -> Result<(), SyncError> {
-        match fail {
+        match &hooks.fail {
             Some(hook) if hook(point, stream, page) => {
                 Err(SyncError::Injected { stream: stream.to_owned(), point, page })
             }
@@ -270,6 +288,9 @@ async fn pass(
         }
         tx.commit().await.map_err(store_err)?;
         outcome.pages += 1;
+        if let Some(on_page) = &hooks.on_page {
+            on_page(stream, outcome.counts.fetched);
+        }
         injected(FailPoint::AfterCommit, page_no)?;
         if page.complete {
             break;
@@ -291,11 +312,11 @@ pub async fn sync_once(
     connection: ConnectionId,
     source: Source,
     config: &SyncConfig,
-    fail: Option<&FailHook>,
+    hooks: &Hooks,
 ) -> Result<Vec<StreamOutcome>, (Vec<StreamOutcome>, SyncError)> {
     let mut done = Vec::new();
     for spec in client.streams() {
-        match sync_stream(store, client, practice, connection, source, spec, config, fail).await {
+        match sync_stream(store, client, practice, connection, source, spec, config, hooks).await {
             Ok(outcome) => done.push(outcome),
             Err(e) => return Err((done, e)),
         }
