@@ -36,6 +36,9 @@ pub struct StreamSpec {
     /// The canonical entity of the stream's own rows (`appointment`); other entities a page
     /// produces (families of patients, check-ins of appointments) ride along.
     pub entity: &'static str,
+    /// The prefix of the stream's keys where several streams share a table
+    /// (`definition:`); empty otherwise. Reconciliation only looks at keys under it.
+    pub key_prefix: &'static str,
     /// Streams whose rows this one refers to: synced first.
     pub depends_on: &'static [&'static str],
     /// The PMS can return only rows changed since a time.

@@ -445,16 +445,18 @@ impl Tx {
         upsert::upsert(&self.txn, practice, source, rows).await
     }
 
-    /// Soft-deletes the live rows of `T` from `source` whose keys are not in `present`, the
-    /// complete key set of a full pass, unless that exceeds `max_share` of the live rows.
+    /// Soft-deletes the live rows of `T` from `source` whose keys start with `scope` ("" for
+    /// all; streams sharing a table keep their keys under a prefix) and are not in `present`,
+    /// the complete key set of a full pass, unless that exceeds `max_share` of those rows.
     pub async fn soft_delete_absent<T: Table>(
         &self,
         practice: PracticeId,
         source: Source,
+        scope: &str,
         present: &HashSet<SourceKey>,
         max_share: f64,
     ) -> Result<SoftDelete> {
-        reconcile::soft_delete_absent::<T, _>(&self.txn, practice, source, present, max_share).await
+        reconcile::soft_delete_absent::<T, _>(&self.txn, practice, source, scope, present, max_share).await
     }
 
     /// Saves a stream's checkpoint; it lands with the rest of the transaction.

@@ -33,13 +33,15 @@ pub enum SoftDelete {
     },
 }
 
-/// Marks deleted every live row of `T` from `source` whose key is not in `present` (the
-/// complete key set of a full pass). Refuses, changing nothing, when that would delete more
-/// than `max_share` (0.0–1.0) of the live rows.
+/// Marks deleted every live row of `T` from `source` whose key starts with `scope` (the
+/// stream's key prefix, "" for all) and is not in `present` (the complete key set of a full
+/// pass). Refuses, changing nothing, when that would delete more than `max_share` (0.0–1.0)
+/// of the live rows in scope.
 pub(crate) async fn soft_delete_absent<T: Table, C: ConnectionTrait>(
     db: &C,
     practice: PracticeId,
     source: Source,
+    scope: &str,
     present: &HashSet<SourceKey>,
     max_share: f64,
 ) -> Result<SoftDelete> {
@@ -53,6 +55,7 @@ pub(crate) async fn soft_delete_absent<T: Table, C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
+    let live: Vec<(Uuid, String)> = live.into_iter().filter(|(_, key)| key.starts_with(scope)).collect();
     let live_before = live.len() as u64;
     let absent: Vec<Uuid> = live
         .into_iter()

@@ -270,9 +270,17 @@ async fn pass(
         progress.offset = page.next_offset;
         if page.complete {
             if let Some(keys) = keys.as_ref() {
-                match write::reconcile(&tx, practice, source, spec.entity, keys, config.max_delete_share)
-                    .await
-                    .map_err(store_err)?
+                match write::reconcile(
+                    &tx,
+                    practice,
+                    source,
+                    spec.entity,
+                    spec.key_prefix,
+                    keys,
+                    config.max_delete_share,
+                )
+                .await
+                .map_err(store_err)?
                 {
                     Some(SoftDelete::Applied { deleted, .. }) => outcome.counts.deleted += deleted,
                     Some(SoftDelete::Refused { would_delete, live }) => guard_refusal = Some((would_delete, live)),

@@ -71,13 +71,14 @@ pub(crate) async fn reconcile(
     practice: PracticeId,
     source: Source,
     entity: &str,
+    scope: &str,
     keys: &HashSet<SourceKey>,
     max_share: f64,
 ) -> enamel_store::Result<Option<SoftDelete>> {
     macro_rules! by_entity {
         ($($name:literal => $id:ty,)*) => {
             match entity {
-                $($name => Some(tx.soft_delete_absent::<$id>(practice, source, keys, max_share).await?),)*
+                $($name => Some(tx.soft_delete_absent::<$id>(practice, source, scope, keys, max_share).await?),)*
                 _ => None,
             }
         };

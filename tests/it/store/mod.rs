@@ -96,13 +96,13 @@ async fn soft_delete_touches_only_absent_keys(store: Store) -> Result<()> {
     store.upsert(p, Source::OpenDental, &(1..=10).map(patient).collect::<Vec<_>>()).await?;
     let present: HashSet<_> = (1..=7).map(key).collect();
     let tx = store.begin().await?;
-    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, &present, 0.5).await?;
+    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, "", &present, 0.5).await?;
     tx.commit().await?;
     ensure!(outcome == SoftDelete::Applied { deleted: 3, live_before: 10 }, "{outcome:?}");
 
     // Again: nothing more to delete.
     let tx = store.begin().await?;
-    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, &present, 0.5).await?;
+    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, "", &present, 0.5).await?;
     tx.commit().await?;
     ensure!(outcome == SoftDelete::Applied { deleted: 0, live_before: 7 }, "{outcome:?}");
 
@@ -116,7 +116,7 @@ async fn mass_deletion_is_refused(store: Store) -> Result<()> {
     let p = practice(&store, "A").await;
     store.upsert(p, Source::OpenDental, &(1..=10).map(patient).collect::<Vec<_>>()).await?;
     let tx = store.begin().await?;
-    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, &HashSet::new(), 0.2).await?;
+    let outcome = tx.soft_delete_absent::<PatientId>(p, Source::OpenDental, "", &HashSet::new(), 0.2).await?;
     tx.commit().await?;
     ensure!(outcome == SoftDelete::Refused { would_delete: 10, live: 10 }, "{outcome:?}");
     let again = store.upsert(p, Source::OpenDental, &(1..=10).map(patient).collect::<Vec<_>>()).await?;

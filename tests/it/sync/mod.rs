@@ -63,6 +63,20 @@ async fn fingerprint(store: &Store, p: PracticeId) -> Result<Vec<Vec<(String, i6
         store.fingerprint::<AppointmentId>(p, s).await?,
         store.fingerprint::<CheckInId>(p, s).await?,
         store.fingerprint::<ProcedureId>(p, s).await?,
+        store.fingerprint::<FeeId>(p, s).await?,
+        store.fingerprint::<ReferralSourceId>(p, s).await?,
+        store.fingerprint::<PatientReferralId>(p, s).await?,
+        store.fingerprint::<InsuranceCarrierId>(p, s).await?,
+        store.fingerprint::<InsurancePlanId>(p, s).await?,
+        store.fingerprint::<InsuranceSubscriberId>(p, s).await?,
+        store.fingerprint::<PatientPlanId>(p, s).await?,
+        store.fingerprint::<BenefitId>(p, s).await?,
+        store.fingerprint::<TreatmentPlanId>(p, s).await?,
+        store.fingerprint::<ClaimId>(p, s).await?,
+        store.fingerprint::<ClaimProcedureId>(p, s).await?,
+        store.fingerprint::<PaymentId>(p, s).await?,
+        store.fingerprint::<PaymentAllocationId>(p, s).await?,
+        store.fingerprint::<CommlogId>(p, s).await?,
     ])
 }
 
@@ -70,6 +84,7 @@ backend_tests!(
     a_first_sync_copies_the_office_and_a_second_changes_nothing,
     a_crash_at_any_failure_point_resumes_to_the_same_store,
     changes_in_the_pms_reach_the_store_incrementally,
+    a_mass_deletion_is_refused_and_changes_nothing,
     bad_rows_are_quarantined_with_their_reason,
 );
 
@@ -111,7 +126,9 @@ async fn a_crash_at_any_failure_point_resumes_to_the_same_store(store: Store) ->
         .map_err(|(_, e)| e)?;
     let want = fingerprint(&store, clean).await?;
     for point in [FailPoint::BeforeFetch, FailPoint::AfterFetch, FailPoint::AfterCommit] {
-        for (stream, page) in [("patients", 1), ("procedurelogs", 2), ("clinics", 0)] {
+        for (stream, page) in
+            [("patients", 1), ("procedurelogs", 2), ("clinics", 0), ("claimprocs", 1), ("commlogs", 0)]
+        {
             let (p, c) = connected(&store, &format!("{point:?} {stream} {page}")).await?;
             let hook: FailHook = Arc::new(move |at, s, n| at == point && s == stream && n == page);
             let crashed = sync_once(
@@ -142,7 +159,8 @@ async fn a_crash_at_any_failure_point_resumes_to_the_same_store(store: Store) ->
 async fn changes_in_the_pms_reach_the_store_incrementally(store: Store) -> Result<()> {
     let sim = office().await;
     let client = client(&sim);
-    let config = SyncConfig::default();
+    // A small office: five deletions are a large share of a small table.
+    let config = SyncConfig { max_delete_share: 0.5, ..SyncConfig::default() };
     let (p, c) = connected(&store, "Office").await?;
     sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default()).await.map_err(|(_, e)| e)?;
     let before: Vec<AppointmentId> = store.live_ids(p).await?;
@@ -150,12 +168,12 @@ async fn changes_in_the_pms_reach_the_store_incrementally(store: Store) -> Resul
     let changed = sim.control.mutate(5);
     let outcomes =
         sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default()).await.map_err(|(_, e)| e)?;
-    let appointments = outcomes.iter().find(|o| o.stream == "appointments").context("appointments")?;
+    let of = |stream: &str| outcomes.iter().find(|o| o.stream == stream).map(|o| o.counts).unwrap_or_default();
     ensure!(
-        appointments.counts.fetched < sim.control.counts()["appointments"] as u64,
+        of("appointments").fetched < sim.control.counts()["appointments"] as u64,
         "an incremental pass reads only changes"
     );
-    ensure!(appointments.counts.updated > 0, "{:?}", appointments.counts);
+    ensure!(of("appointments").updated > 0, "{:?}", of("appointments"));
     let after: Vec<AppointmentId> = store.live_ids(p).await?;
     ensure!(
         after.len() == before.len() + changed.inserted["appointments"],
@@ -163,7 +181,39 @@ async fn changes_in_the_pms_reach_the_store_incrementally(store: Store) -> Resul
         before.len(),
         after.len()
     );
+    // Hard deletes in the PMS become soft deletes after a complete pass.
+    for (stream, table) in [("paysplits", "paysplits"), ("commlogs", "commlogs"), ("refattaches", "refattaches")] {
+        ensure!(of(stream).deleted as usize == changed.deleted[table], "{stream}: {:?} vs {changed:?}", of(stream));
+    }
+    let paysplits: Vec<PaymentAllocationId> = store.live_ids(p).await?;
+    ensure!(paysplits.len() == sim.control.counts()["paysplits"]);
     ensure!(store.check_references(p).await?.is_empty());
+    Ok(())
+}
+
+async fn a_mass_deletion_is_refused_and_changes_nothing(store: Store) -> Result<()> {
+    let sim = office().await;
+    let client = client(&sim);
+    let (p, c) = connected(&store, "Office").await?;
+    sync_once(&store, &client, p, c, Source::OpenDental, &SyncConfig::default(), &Hooks::default())
+        .await
+        .map_err(|(_, e)| e)?;
+    let before: Vec<PatientReferralId> = store.live_ids(p).await?;
+    sim.control.mutate(5); // deletes 5 of the ~15 referral attachments: over the 20 % guard
+    let (done, error) = sync_once(&store, &client, p, c, Source::OpenDental, &SyncConfig::default(), &Hooks::default())
+        .await
+        .err()
+        .context("the guard stops the sync")?;
+    ensure!(matches!(error, enamel_sync::SyncError::MassDelete { .. }), "{error}");
+    ensure!(done.iter().all(|o| o.stream != "refattaches"));
+    let after: Vec<PatientReferralId> = store.live_ids(p).await?;
+    ensure!(after == before, "a refused reconciliation deletes nothing");
+    let failed = store
+        .sync_runs(p, 100)
+        .await?
+        .into_iter()
+        .find(|r| r.stream == "refattaches" && r.status == SyncRunStatus::Failed);
+    ensure!(failed.is_some_and(|r| r.error.is_some_and(|e| e.contains("refusing to delete"))), "the run records why");
     Ok(())
 }
 

@@ -362,6 +362,433 @@ pub(crate) fn procedure(v: &Value, tz: Tz) -> R<SyncRow<Procedure<Keyed>>> {
     ))
 }
 
+// Fees, referrals, insurance, claims, money and communications.
+
+pub(crate) fn covcat(v: &Value, tz: Tz) -> R<SyncRow<SourceReference>> {
+    let w = Wire::new(v, tz)?;
+    let num = w.int("CovCatNum")?;
+    Ok(SyncRow {
+        source_id: SourceKey::parse(format!("covcat:{num}")).map_err(|e| e.to_string())?,
+        source_updated_at: None,
+        data: SourceReference {
+            kind: "covcat".into(),
+            name: w.text("Description")?,
+            code: w.opt_text("EbenefitCat")?,
+            is_hidden: w.boolean("IsHidden")?,
+            payload: v.clone(),
+        },
+        raw: Some(v.clone()),
+    })
+}
+
+pub(crate) fn fee(v: &Value, tz: Tz) -> R<SyncRow<Fee<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    Ok(row(
+        &w,
+        w.key("FeeNum")?,
+        "SecDateTEdit",
+        v,
+        Fee {
+            fee_schedule_id: w.required_reference("FeeSched")?,
+            procedure_code_id: w.required_reference("CodeNum")?,
+            location_id: w.reference("ClinicNum")?,
+            provider_id: w.reference("ProvNum")?,
+            amount: w.money("Amount")?,
+        },
+    ))
+}
+
+pub(crate) fn referral(v: &Value, tz: Tz) -> R<SyncRow<ReferralSource>> {
+    let w = Wire::new(v, tz)?;
+    let not_person = w.boolean("NotPerson")?;
+    let name = if not_person {
+        w.text("BusinessName").ok().filter(|s| !s.is_empty()).unwrap_or(w.text("LName")?)
+    } else {
+        [w.text("FName")?, w.text("LName")?].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    };
+    Ok(row(
+        &w,
+        w.key("ReferralNum")?,
+        "DateTStamp",
+        v,
+        ReferralSource {
+            name,
+            kind: if not_person {
+                ReferralSourceKind::Channel
+            } else if w.boolean("IsDoctor")? {
+                ReferralSourceKind::Doctor
+            } else {
+                ReferralSourceKind::Person
+            },
+            specialty: w.opt_text("specialty")?,
+            phone: w.opt_text("Telephone")?,
+            email: w.opt_text("EMail")?,
+            is_hidden: w.boolean("IsHidden")?,
+        },
+    ))
+}
+
+pub(crate) fn refattach(v: &Value, tz: Tz) -> R<SyncRow<PatientReferral<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let direction = match w.text("ReferralType")?.as_str() {
+        "RefFrom" => ReferralDirection::From,
+        "RefTo" => ReferralDirection::To,
+        other => return Err(format!("ReferralType {other:?} is not a referral direction")),
+    };
+    Ok(row(
+        &w,
+        w.key("RefAttachNum")?,
+        "DateTStamp",
+        v,
+        PatientReferral {
+            patient_id: w.required_reference("PatNum")?,
+            referral_source_id: w.required_reference("ReferralNum")?,
+            direction,
+            referred_on: w.date("RefDate")?,
+            note: w.opt_text("Note")?,
+        },
+    ))
+}
+
+pub(crate) fn carrier(v: &Value, tz: Tz) -> R<SyncRow<InsuranceCarrier>> {
+    let w = Wire::new(v, tz)?;
+    let address = [w.text("Address")?, w.text("City")?, w.text("State")?, w.text("Zip")?]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(row(
+        &w,
+        w.key("CarrierNum")?,
+        "SecDateTEdit",
+        v,
+        InsuranceCarrier {
+            name: w.text("CarrierName")?,
+            phone: w.opt_text("Phone")?,
+            address: (!address.is_empty()).then_some(address),
+            electronic_id: w.opt_text("ElectID")?,
+            is_hidden: w.boolean("IsHidden")?,
+        },
+    ))
+}
+
+pub(crate) fn insplan(v: &Value, tz: Tz) -> R<SyncRow<InsurancePlan<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let month = w.int_or_zero("MonthRenew")?;
+    if !(0..=12).contains(&month) {
+        return Err(format!("MonthRenew {month} is not a month"));
+    }
+    let plan_type = match w.text("PlanType")?.as_str() {
+        "" => "percentage".to_owned(),
+        "p" => "ppo".to_owned(),
+        "f" => "flat_copay".to_owned(),
+        "c" => "capitation".to_owned(),
+        other => other.to_owned(),
+    };
+    Ok(row(
+        &w,
+        w.key("PlanNum")?,
+        "SecDateTEdit",
+        v,
+        InsurancePlan {
+            carrier_id: w.required_reference("CarrierNum")?,
+            group_name: w.opt_text("GroupName")?,
+            group_number: w.opt_text("GroupNum")?,
+            plan_type: Some(plan_type),
+            fee_schedule_id: w.reference("FeeSched")?,
+            benefit_year_start_month: if month == 0 { 1 } else { month as i16 },
+            note: w.opt_text("PlanNote")?,
+            is_hidden: w.boolean("IsHidden")?,
+        },
+    ))
+}
+
+pub(crate) fn inssub(v: &Value, tz: Tz) -> R<SyncRow<InsuranceSubscriber<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    Ok(row(
+        &w,
+        w.key("InsSubNum")?,
+        "SecDateTEdit",
+        v,
+        InsuranceSubscriber {
+            plan_id: w.required_reference("PlanNum")?,
+            subscriber_patient_id: w.required_reference("Subscriber")?,
+            member_id: w.opt_text("SubscriberID")?,
+            effective_on: w.date("DateEffective")?,
+            terminated_on: w.date("DateTerm")?,
+        },
+    ))
+}
+
+pub(crate) fn patplan(v: &Value, tz: Tz) -> R<SyncRow<PatientPlan<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let ordinal = w.int("Ordinal")?;
+    if !(1..=20).contains(&ordinal) {
+        return Err(format!("Ordinal {ordinal} is not a coverage order"));
+    }
+    Ok(row(
+        &w,
+        w.key("PatPlanNum")?,
+        "SecDateTEdit",
+        v,
+        PatientPlan {
+            patient_id: w.required_reference("PatNum")?,
+            subscriber_id: w.required_reference("InsSubNum")?,
+            ordinal: ordinal as i16,
+            relationship: w.text("Relationship")?.to_lowercase(),
+            is_pending: w.boolean("IsPending")?,
+        },
+    ))
+}
+
+pub(crate) fn benefit(v: &Value, tz: Tz) -> R<SyncRow<Benefit<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let percent = w.int_or_zero("Percent")?;
+    let amount = w.money("MonetaryAmt")?;
+    let quantity = w.int_or_zero("Quantity")?;
+    let kind = match w.text("BenefitType")?.as_str() {
+        "CoInsurance" => BenefitKind::Percentage,
+        "Deductible" => BenefitKind::Deductible,
+        "Limitations" if quantity > 0 => BenefitKind::Frequency,
+        "Limitations" if amount.minor() >= 0 => BenefitKind::AnnualMaximum,
+        "Limitations" => BenefitKind::Frequency,
+        "CoPayment" => BenefitKind::CoPayment,
+        "Exclusions" => BenefitKind::Exclusion,
+        "WaitingPeriod" => BenefitKind::WaitingPeriod,
+        "ActiveCoverage" => BenefitKind::ActiveCoverage,
+        other => return Err(format!("BenefitType {other:?} is not an Open Dental benefit type")),
+    };
+    let level = match w.text("CoverageLevel")?.as_str() {
+        "Individual" => CoverageLevel::Individual,
+        "Family" => CoverageLevel::Family,
+        _ => CoverageLevel::None,
+    };
+    let period = match w.text("TimePeriod")?.as_str() {
+        "ServiceYear" => BenefitPeriod::ServiceYear,
+        "CalendarYear" => BenefitPeriod::CalendarYear,
+        "Lifetime" => BenefitPeriod::Lifetime,
+        "Years" => BenefitPeriod::Years,
+        "NumberInLast12Months" => BenefitPeriod::NumberInLast12Months,
+        _ => BenefitPeriod::None,
+    };
+    let covcat = w.int_or_zero("CovCatNum")?;
+    Ok(row(
+        &w,
+        w.key("BenefitNum")?,
+        "SecDateTEdit",
+        v,
+        Benefit {
+            plan_id: w.reference("PlanNum")?,
+            patient_plan_id: w.reference("PatPlanNum")?,
+            procedure_code_id: w.reference("CodeNum")?,
+            coverage_category: (covcat > 0).then(|| format!("covcat:{covcat}")),
+            kind,
+            coverage_level: level,
+            period,
+            percent: (percent >= 0 && kind == BenefitKind::Percentage).then_some(percent as i16),
+            amount: (amount.minor() >= 0
+                && matches!(kind, BenefitKind::Deductible | BenefitKind::AnnualMaximum | BenefitKind::CoPayment))
+            .then_some(amount),
+            quantity: (quantity > 0).then_some(quantity as i32),
+            quantity_qualifier: w.opt_text("QuantityQualifier")?.filter(|q| q != "None"),
+        },
+    ))
+}
+
+pub(crate) fn claim(v: &Value, tz: Tz) -> R<SyncRow<Claim<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let status_source = w.text("ClaimStatus")?;
+    let status = match status_source.as_str() {
+        "U" => ClaimStatus::Unsent,
+        "H" | "I" => ClaimStatus::OnHold,
+        "W" => ClaimStatus::WaitingToSend,
+        "S" => ClaimStatus::Sent,
+        "R" => ClaimStatus::Received,
+        other => return Err(format!("ClaimStatus {other:?} is not an Open Dental claim status")),
+    };
+    let claim_type = match w.text("ClaimType")?.as_str() {
+        "P" => ClaimType::Primary,
+        "S" => ClaimType::Secondary,
+        "PreAuth" => ClaimType::Preauth,
+        "Cap" => ClaimType::Capitation,
+        _ => ClaimType::Other,
+    };
+    Ok(row(
+        &w,
+        w.key("ClaimNum")?,
+        "SecDateTEdit",
+        v,
+        Claim {
+            patient_id: w.required_reference("PatNum")?,
+            plan_id: w.reference("PlanNum")?,
+            subscriber_id: w.reference("InsSubNum")?,
+            provider_id: w.reference("ProvTreat")?,
+            location_id: w.reference("ClinicNum")?,
+            claim_type,
+            status,
+            status_source,
+            service_date: w.date("DateService")?,
+            sent_date: w.date("DateSent")?,
+            received_date: w.date("DateReceived")?,
+            fee_billed: w.money("ClaimFee")?,
+            insurance_estimate: w.money("InsPayEst")?,
+            insurance_paid: w.money("InsPayAmt")?,
+            deductible_applied: w.money("DedApplied")?,
+            write_off: w.money("WriteOff")?,
+            note: w.opt_text("ClaimNote")?,
+        },
+    ))
+}
+
+pub(crate) fn claimproc(v: &Value, tz: Tz) -> R<SyncRow<ClaimProcedure<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let status_source = w.text("Status")?;
+    let status = match status_source.as_str() {
+        "NotReceived" => ClaimProcedureStatus::NotReceived,
+        "Received" => ClaimProcedureStatus::Received,
+        "Preauth" => ClaimProcedureStatus::Preauth,
+        "Adjustment" => ClaimProcedureStatus::Adjustment,
+        "Supplemental" => ClaimProcedureStatus::Supplemental,
+        "CapClaim" => ClaimProcedureStatus::CapClaim,
+        "Estimate" => ClaimProcedureStatus::Estimate,
+        "CapComplete" => ClaimProcedureStatus::CapComplete,
+        "CapEstimate" => ClaimProcedureStatus::CapEstimate,
+        "InsHist" => ClaimProcedureStatus::InsHist,
+        other => return Err(format!("Status {other:?} is not an Open Dental claim procedure status")),
+    };
+    let percentage = w.int_or_zero("Percentage")?;
+    Ok(row(
+        &w,
+        w.key("ClaimProcNum")?,
+        "SecDateTEdit",
+        v,
+        ClaimProcedure {
+            claim_id: w.reference("ClaimNum")?,
+            procedure_id: w.reference("ProcNum")?,
+            patient_id: w.required_reference("PatNum")?,
+            plan_id: w.reference("PlanNum")?,
+            provider_id: w.reference("ProvNum")?,
+            status,
+            status_source,
+            fee_billed: w.money("FeeBilled")?,
+            insurance_estimate: w.money("InsPayEst")?,
+            insurance_paid: w.money("InsPayAmt")?,
+            deductible_applied: w.money("DedApplied")?,
+            write_off: w.money("WriteOff")?,
+            percentage: (percentage >= 0).then_some(percentage as i16),
+            service_date: w.date("ProcDate")?,
+            paid_date: w.date("DateCP")?,
+        },
+    ))
+}
+
+pub(crate) fn payment(v: &Value, tz: Tz) -> R<SyncRow<Payment<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let amount = w.money("PayAmt")?;
+    Ok(row(
+        &w,
+        w.key("PayNum")?,
+        "SecDateTEdit",
+        v,
+        Payment {
+            patient_id: w.reference("PatNum")?,
+            location_id: w.reference("ClinicNum")?,
+            paid_on: w.date("PayDate")?.ok_or("PayDate is missing")?,
+            amount,
+            method: w.opt_text("payType")?,
+            kind: if amount.minor() < 0 { PaymentKind::Refund } else { PaymentKind::Patient },
+            status: PaymentStatus::Posted,
+            reference: w.opt_text("CheckNum")?,
+            note: w.opt_text("PayNote")?,
+        },
+    ))
+}
+
+pub(crate) fn paysplit(v: &Value, tz: Tz) -> R<SyncRow<PaymentAllocation<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    Ok(row(
+        &w,
+        w.key("SplitNum")?,
+        "SecDateTEdit",
+        v,
+        PaymentAllocation {
+            payment_id: Some(w.required_reference("PayNum")?),
+            patient_id: w.reference("PatNum")?,
+            procedure_id: w.reference("ProcNum")?,
+            provider_id: w.reference("ProvNum")?,
+            treatment_plan_id: None,
+            amount: w.money("SplitAmt")?,
+            allocated_on: w.date("DatePay")?,
+        },
+    ))
+}
+
+pub(crate) fn commlog(v: &Value, tz: Tz) -> R<SyncRow<Commlog<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let mode = match w.text("Mode_")?.as_str() {
+        "Email" => CommMode::Email,
+        "Mail" => CommMode::Mail,
+        "Phone" => CommMode::Phone,
+        "In Person" | "InPerson" => CommMode::InPerson,
+        "Text" => CommMode::Text,
+        "Email and Text" | "EmailAndText" => CommMode::EmailAndText,
+        "Phone and Text" | "PhoneAndText" => CommMode::PhoneAndText,
+        _ => CommMode::None,
+    };
+    let direction = match w.text("SentOrReceived")?.as_str() {
+        "Sent" => CommDirection::Sent,
+        "Received" => CommDirection::Received,
+        _ => CommDirection::Neither,
+    };
+    let author = w.int_or_zero("UserNum")?;
+    Ok(row(
+        &w,
+        w.key("CommlogNum")?,
+        "DateTStamp",
+        v,
+        Commlog {
+            patient_id: w.required_reference("PatNum")?,
+            communicated_at: w.instant("CommDateTime")?.ok_or("CommDateTime is missing")?,
+            kind: w.opt_text("commType")?,
+            mode,
+            direction,
+            note: w.opt_text("Note")?,
+            author: (author > 0).then(|| author.to_string()),
+        },
+    ))
+}
+
+pub(crate) fn treatplan(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let status_source = w.text("TPStatus")?;
+    let status = match status_source.as_str() {
+        "Active" => TreatmentPlanStatus::Active,
+        "Inactive" => TreatmentPlanStatus::Inactive,
+        "Saved" => TreatmentPlanStatus::Saved,
+        other => return Err(format!("TPStatus {other:?} is not an Open Dental treatment plan status")),
+    };
+    Ok(row(
+        &w,
+        w.key("TreatPlanNum")?,
+        "SecDateTEdit",
+        v,
+        TreatmentPlan {
+            patient_id: w.required_reference("PatNum")?,
+            kind: TreatmentPlanKind::Plan,
+            status,
+            status_source,
+            name: w.opt_text("Heading")?,
+            note: w.opt_text("Note")?,
+            plan_date: w.date("DateTP")?,
+            provider_id: None,
+            location_id: None,
+            amount_total: None,
+            amount_paid: None,
+            amount_residual: None,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

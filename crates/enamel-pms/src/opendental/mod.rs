@@ -92,82 +92,54 @@ impl OdConfig {
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+const QUARTER: Duration = Duration::from_secs(15 * 60);
+const FIVE: Duration = Duration::from_secs(5 * 60);
+const TWO: Duration = Duration::from_secs(2 * 60);
 
 /// The streams, in dependency order.
 pub static STREAMS: &[StreamSpec] = &[
-    StreamSpec {
-        name: "clinics",
-        entity: "location",
-        depends_on: &[],
-        incremental: false,
-        deletions: Deletions::Reconcile,
-        every: HOUR,
-    },
-    StreamSpec {
-        name: "definitions",
-        entity: "source_reference",
-        depends_on: &[],
-        incremental: false,
-        deletions: Deletions::Reconcile,
-        every: HOUR,
-    },
-    StreamSpec {
-        name: "feescheds",
-        entity: "fee_schedule",
-        depends_on: &[],
-        incremental: false,
-        deletions: Deletions::Reconcile,
-        every: HOUR,
-    },
-    StreamSpec {
-        name: "procedurecodes",
-        entity: "procedure_code",
-        depends_on: &["definitions"],
-        incremental: true,
-        deletions: Deletions::Marked,
-        every: Duration::from_secs(86_400),
-    },
-    StreamSpec {
-        name: "providers",
-        entity: "provider",
-        depends_on: &["feescheds"],
-        incremental: true,
-        deletions: Deletions::Marked,
-        every: Duration::from_secs(15 * 60),
-    },
-    StreamSpec {
-        name: "operatories",
-        entity: "operatory",
-        depends_on: &["clinics", "providers"],
-        incremental: false,
-        deletions: Deletions::Reconcile,
-        every: HOUR,
-    },
-    StreamSpec {
-        name: "patients",
-        entity: "patient",
-        depends_on: &["providers", "clinics", "feescheds"],
-        incremental: true,
-        deletions: Deletions::Marked,
-        every: Duration::from_secs(5 * 60),
-    },
-    StreamSpec {
-        name: "appointments",
-        entity: "appointment",
-        depends_on: &["patients", "operatories"],
-        incremental: true,
-        deletions: Deletions::History,
-        every: Duration::from_secs(2 * 60),
-    },
-    StreamSpec {
-        name: "procedurelogs",
-        entity: "procedure",
-        depends_on: &["appointments", "procedurecodes"],
-        incremental: true,
-        deletions: Deletions::Marked,
-        every: Duration::from_secs(5 * 60),
-    },
+    spec("clinics", "location", &[], false, Deletions::Reconcile, HOUR),
+    spec("definitions", "source_reference", &[], false, Deletions::Reconcile, HOUR),
+    spec("covcats", "source_reference", &["definitions"], false, Deletions::Marked, HOUR),
+    spec("feescheds", "fee_schedule", &[], false, Deletions::Reconcile, HOUR),
+    spec("procedurecodes", "procedure_code", &["definitions"], true, Deletions::Marked, DAY),
+    spec("providers", "provider", &["feescheds"], true, Deletions::Marked, QUARTER),
+    spec("operatories", "operatory", &["clinics", "providers"], false, Deletions::Reconcile, HOUR),
+    spec("fees", "fee", &["feescheds", "procedurecodes", "clinics", "providers"], false, Deletions::Reconcile, DAY),
+    spec("referrals", "referral_source", &[], false, Deletions::Marked, HOUR),
+    spec("carriers", "insurance_carrier", &[], false, Deletions::Marked, HOUR),
+    spec("insplans", "insurance_plan", &["carriers", "feescheds"], false, Deletions::Marked, QUARTER),
+    spec("patients", "patient", &["providers", "clinics", "feescheds"], true, Deletions::Marked, FIVE),
+    spec("refattaches", "patient_referral", &["patients", "referrals"], true, Deletions::Reconcile, QUARTER),
+    spec("inssubs", "insurance_subscriber", &["insplans", "patients"], true, Deletions::Reconcile, QUARTER),
+    spec("patplans", "patient_plan", &["inssubs", "patients"], false, Deletions::Reconcile, QUARTER),
+    spec("benefits", "benefit", &["insplans", "patplans", "procedurecodes"], false, Deletions::Reconcile, QUARTER),
+    spec("appointments", "appointment", &["patients", "operatories"], true, Deletions::History, TWO),
+    spec("procedurelogs", "procedure", &["appointments", "procedurecodes"], true, Deletions::Marked, FIVE),
+    spec("treatplans", "treatment_plan", &["patients"], true, Deletions::Reconcile, QUARTER),
+    spec("claims", "claim", &["patients", "insplans", "inssubs", "providers"], true, Deletions::Reconcile, QUARTER),
+    spec("claimprocs", "claim_procedure", &["claims", "procedurelogs"], false, Deletions::Reconcile, QUARTER),
+    spec("payments", "payment", &["patients"], false, Deletions::Reconcile, FIVE),
+    spec("paysplits", "payment_allocation", &["payments", "procedurelogs"], false, Deletions::Reconcile, FIVE),
+    spec("commlogs", "commlog", &["patients"], true, Deletions::Reconcile, FIVE),
 ];
+
+const fn spec(
+    name: &'static str,
+    entity: &'static str,
+    depends_on: &'static [&'static str],
+    incremental: bool,
+    deletions: Deletions,
+    every: Duration,
+) -> StreamSpec {
+    let key_prefix = match name.as_bytes() {
+        b"definitions" => "definition:",
+        b"covcats" => "covcat:",
+        _ => "",
+    };
+    StreamSpec { name, entity, key_prefix, depends_on, incremental, deletions, every }
+}
 
 /// An Open Dental office.
 #[derive(Debug)]
@@ -182,13 +154,28 @@ fn endpoint(stream: &str) -> Option<(&'static str, Option<&'static str>)> {
     Some(match stream {
         "clinics" => ("clinics", None),
         "definitions" => ("definitions", None),
+        "covcats" => ("covcats", None),
         "feescheds" => ("feescheds", None),
         "procedurecodes" => ("procedurecodes", Some("DateTStamp")),
         "providers" => ("providers", Some("DateTStamp")),
         "operatories" => ("operatories", None),
+        "fees" => ("fees", None),
+        "referrals" => ("referrals", None),
+        "carriers" => ("carriers", None),
+        "insplans" => ("insplans", None),
         "patients" => ("patients/Simple", Some("DateTStamp")),
+        "refattaches" => ("refattaches", Some("DateTStamp")),
+        "inssubs" => ("inssubs", Some("SecDateTEdit")),
+        "patplans" => ("patplans", None),
+        "benefits" => ("benefits", None),
         "appointments" => ("appointments", Some("DateTStamp")),
         "procedurelogs" => ("procedurelogs", Some("DateTStamp")),
+        "treatplans" => ("treatplans", Some("SecDateTEdit")),
+        "claims" => ("claims", Some("SecDateTEdit")),
+        "claimprocs" => ("claimprocs", None),
+        "payments" => ("payments", None),
+        "paysplits" => ("paysplits", None),
+        "commlogs" => ("commlogs", Some("DateTStamp")),
         _ => return None,
     })
 }
@@ -301,7 +288,11 @@ impl OdClient {
             .iter()
             .filter_map(|r| r.get(pk))
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            .map(|k| if stream == "definitions" { format!("definition:{k}") } else { k })
+            .map(|k| match stream {
+                "definitions" => format!("definition:{k}"),
+                "covcats" => format!("covcat:{k}"),
+                _ => k,
+            })
             .collect();
         let mut page = Page {
             batches: Vec::new(),
@@ -326,12 +317,27 @@ fn pk_of(stream: &str) -> &'static str {
     match stream {
         "clinics" => "ClinicNum",
         "definitions" => "DefNum",
+        "covcats" => "CovCatNum",
         "feescheds" => "FeeSchedNum",
         "procedurecodes" => "CodeNum",
         "providers" => "ProvNum",
         "operatories" => "OperatoryNum",
+        "fees" => "FeeNum",
+        "referrals" => "ReferralNum",
+        "carriers" => "CarrierNum",
+        "insplans" => "PlanNum",
         "patients" => "PatNum",
+        "refattaches" => "RefAttachNum",
+        "inssubs" => "InsSubNum",
+        "patplans" => "PatPlanNum",
+        "benefits" => "BenefitNum",
         "appointments" => "AptNum",
+        "treatplans" => "TreatPlanNum",
+        "claims" => "ClaimNum",
+        "claimprocs" => "ClaimProcNum",
+        "payments" => "PayNum",
+        "paysplits" => "SplitNum",
+        "commlogs" => "CommlogNum",
         _ => "ProcNum",
     }
 }
@@ -362,6 +368,21 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
         "providers" => simple!(Providers, map::provider),
         "operatories" => simple!(Operatories, map::operatory),
         "procedurelogs" => simple!(Procedures, map::procedure),
+        "covcats" => simple!(SourceReferences, map::covcat),
+        "fees" => simple!(Fees, map::fee),
+        "referrals" => simple!(ReferralSources, map::referral),
+        "refattaches" => simple!(PatientReferrals, map::refattach),
+        "carriers" => simple!(InsuranceCarriers, map::carrier),
+        "insplans" => simple!(InsurancePlans, map::insplan),
+        "inssubs" => simple!(InsuranceSubscribers, map::inssub),
+        "patplans" => simple!(PatientPlans, map::patplan),
+        "benefits" => simple!(Benefits, map::benefit),
+        "claims" => simple!(Claims, map::claim),
+        "claimprocs" => simple!(ClaimProcedures, map::claimproc),
+        "payments" => simple!(Payments, map::payment),
+        "paysplits" => simple!(PaymentAllocations, map::paysplit),
+        "commlogs" => simple!(Commlogs, map::commlog),
+        "treatplans" => simple!(TreatmentPlans, map::treatplan),
         "patients" => {
             let mut families = Vec::new();
             let mut seen: BTreeSet<SourceKey> = BTreeSet::new();
