@@ -78,6 +78,9 @@ pub struct Page {
     pub batches: Vec<Batch>,
     /// Rows that could not be mapped.
     pub quarantined: Vec<Quarantined>,
+    /// Rows the PMS reports deleted: (canonical entity, PMS key), e.g. from Open Dental's
+    /// appointment history.
+    pub deleted: Vec<(&'static str, String)>,
     /// Rows the PMS returned.
     pub fetched: usize,
     /// The PMS keys of every row returned (mapped or not): a complete pass's keys tell

@@ -459,6 +459,17 @@ impl Tx {
         reconcile::soft_delete_absent::<T, _>(&self.txn, practice, source, scope, present, max_share).await
     }
 
+    /// Soft-deletes the live rows of `T` from `source` with these PMS keys (deletions the PMS
+    /// reports itself). Returns how many were live.
+    pub async fn soft_delete_keys<T: Table>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+        keys: &[SourceKey],
+    ) -> Result<u64> {
+        reconcile::soft_delete_keys::<T, _>(&self.txn, practice, source, keys).await
+    }
+
     /// Saves a stream's checkpoint; it lands with the rest of the transaction.
     pub async fn save_checkpoint(
         &self,

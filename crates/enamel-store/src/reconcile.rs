@@ -87,3 +87,28 @@ pub(crate) async fn soft_delete_absent<T: Table, C: ConnectionTrait>(
     }
     Ok(SoftDelete::Applied { deleted, live_before })
 }
+
+/// Marks deleted the live rows of `T` from `source` with these keys (deletions the PMS
+/// reports itself, such as Open Dental's appointment history). Returns how many.
+pub(crate) async fn soft_delete_keys<T: Table, C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    source: Source,
+    keys: &[SourceKey],
+) -> Result<u64> {
+    let now = crate::column::now();
+    let mut deleted = 0;
+    for chunk in keys.chunks(ID_CHUNK) {
+        deleted += T::Entity::update_many()
+            .col_expr(T::column(Common::DeletedAt), Expr::value(now))
+            .col_expr(T::column(Common::SyncedAt), Expr::value(now))
+            .filter(T::column(Common::PracticeId).eq(practice.uuid()))
+            .filter(T::column(Common::Source).eq(source.as_ref()))
+            .filter(T::column(Common::DeletedAt).is_null())
+            .filter(T::column(Common::SourceId).is_in(chunk.iter().map(|k| k.as_str().to_owned())))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(deleted)
+}

@@ -264,6 +264,16 @@ async fn pass(
                 payload: serde_json::Value::Null,
             }));
         }
+        let mut reported: std::collections::BTreeMap<&str, Vec<SourceKey>> = std::collections::BTreeMap::new();
+        for (entity, key) in &page.deleted {
+            if let Ok(key) = SourceKey::parse(key) {
+                reported.entry(entity).or_default().push(key);
+            }
+        }
+        for (entity, keys) in &reported {
+            outcome.counts.deleted +=
+                write::delete_reported(&tx, practice, source, entity, keys).await.map_err(store_err)?;
+        }
         outcome.counts.quarantined += quarantine.len() as u64;
         tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
         tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;

@@ -114,3 +114,19 @@ pub(crate) async fn reconcile(
         "source_reference" => SourceReferenceId,
     })
 }
+
+/// Soft-deletes rows the PMS reported deleted, by entity.
+pub(crate) async fn delete_reported(
+    tx: &Tx,
+    practice: PracticeId,
+    source: Source,
+    entity: &str,
+    keys: &[SourceKey],
+) -> enamel_store::Result<u64> {
+    Ok(match entity {
+        "appointment" => tx.soft_delete_keys::<AppointmentId>(practice, source, keys).await?,
+        "procedure" => tx.soft_delete_keys::<ProcedureId>(practice, source, keys).await?,
+        "patient" => tx.soft_delete_keys::<PatientId>(practice, source, keys).await?,
+        _ => 0,
+    })
+}

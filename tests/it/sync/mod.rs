@@ -175,12 +175,16 @@ async fn changes_in_the_pms_reach_the_store_incrementally(store: Store) -> Resul
     );
     ensure!(of("appointments").updated > 0, "{:?}", of("appointments"));
     let after: Vec<AppointmentId> = store.live_ids(p).await?;
+    let (inserted, deleted) = (changed.inserted["appointments"], changed.deleted["appointments"]);
     ensure!(
-        after.len() == before.len() + changed.inserted["appointments"],
-        "new appointments land: {} → {}",
+        after.len() == before.len() + inserted - deleted,
+        "appointments: {} + {inserted} - {deleted} ≠ {}",
         before.len(),
         after.len()
     );
+    ensure!(after.len() == sim.control.counts()["appointments"], "the store has exactly the PMS's appointments");
+    // Deleted appointments come from the appointment history.
+    ensure!(of("histappointments").deleted as usize == deleted, "{:?}", of("histappointments"));
     // Hard deletes in the PMS become soft deletes after a complete pass.
     for (stream, table) in [("paysplits", "paysplits"), ("commlogs", "commlogs"), ("refattaches", "refattaches")] {
         ensure!(of(stream).deleted as usize == changed.deleted[table], "{stream}: {:?} vs {changed:?}", of(stream));

@@ -116,6 +116,7 @@ pub static STREAMS: &[StreamSpec] = &[
     spec("patplans", "patient_plan", &["inssubs", "patients"], false, Deletions::Reconcile, QUARTER),
     spec("benefits", "benefit", &["insplans", "patplans", "procedurecodes"], false, Deletions::Reconcile, QUARTER),
     spec("appointments", "appointment", &["patients", "operatories"], true, Deletions::History, TWO),
+    spec("histappointments", "appointment", &["appointments"], false, Deletions::Marked, TWO),
     spec("procedurelogs", "procedure", &["appointments", "procedurecodes"], true, Deletions::Marked, FIVE),
     spec("treatplans", "treatment_plan", &["patients"], true, Deletions::Reconcile, QUARTER),
     spec("claims", "claim", &["patients", "insplans", "inssubs", "providers"], true, Deletions::Reconcile, QUARTER),
@@ -176,6 +177,7 @@ fn endpoint(stream: &str) -> Option<(&'static str, Option<&'static str>)> {
         "payments" => ("payments", None),
         "paysplits" => ("paysplits", None),
         "commlogs" => ("commlogs", Some("DateTStamp")),
+        "histappointments" => ("histappointments", None),
         _ => return None,
     })
 }
@@ -275,6 +277,11 @@ impl OdClient {
         if let (Some(param), Some(since)) = (change_filter, request.since) {
             query.push((param, since.format("%Y-%m-%d %H:%M:%S").to_string()));
         }
+        if stream == "histappointments" {
+            // Only deletions: the history of other changes adds nothing the appointments
+            // stream does not already bring.
+            query.push(("HistApptAction", "Deleted".to_owned()));
+        }
         let rows = match self.get(path, &query).await? {
             Value::Array(rows) => rows,
             other => return Err(PmsError::Protocol(format!("{path}: expected a JSON array, got {}", short(&other)))),
@@ -297,6 +304,7 @@ impl OdClient {
         let mut page = Page {
             batches: Vec::new(),
             quarantined: Vec::new(),
+            deleted: Vec::new(),
             fetched: rows.len(),
             keys,
             complete: rows.len() < limit,
@@ -338,6 +346,7 @@ fn pk_of(stream: &str) -> &'static str {
         "payments" => "PayNum",
         "paysplits" => "SplitNum",
         "commlogs" => "CommlogNum",
+        "histappointments" => "AptNum",
         _ => "ProcNum",
     }
 }
@@ -383,6 +392,15 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
         "paysplits" => simple!(PaymentAllocations, map::paysplit),
         "commlogs" => simple!(Commlogs, map::commlog),
         "treatplans" => simple!(TreatmentPlans, map::treatplan),
+        "histappointments" => {
+            for r in rows {
+                match r.get("AptNum").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)) {
+                    Some(key) if key.parse::<i64>().is_ok_and(|n| n > 0) => page.deleted.push(("appointment", key)),
+                    _ => quarantine(r, "AptNum is missing or not a key".into()),
+                }
+            }
+            Vec::new()
+        }
         "patients" => {
             let mut families = Vec::new();
             let mut seen: BTreeSet<SourceKey> = BTreeSet::new();
