@@ -47,6 +47,9 @@ pub struct StreamSpec {
     pub deletions: Deletions,
     /// Default schedule.
     pub every: Duration,
+    /// The PMS lists this stream only per parent row: (parent entity, query parameter), e.g.
+    /// Open Dental adjustments need a `PatNum`. The engine walks the parents it has stored.
+    pub per_parent: Option<(&'static str, &'static str)>,
 }
 
 /// Which page to fetch.
@@ -56,6 +59,8 @@ pub struct PageRequest {
     pub offset: usize,
     /// Only rows changed at or after this PMS-clock time (incremental streams).
     pub since: Option<NaiveDateTime>,
+    /// The parent's PMS key, for streams listed per parent.
+    pub parent: Option<String>,
 }
 
 /// A row the adapter could not map, kept for review.

@@ -125,6 +125,9 @@ struct Cursor {
 /// Progress inside a pass.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Progress {
+    /// For streams listed per parent: the index of the parent being read.
+    #[serde(default)]
+    parent_index: usize,
     offset: usize,
     since: Option<NaiveDateTime>,
     pass_server_time: Option<NaiveDateTime>,
@@ -205,6 +208,7 @@ async fn pass(
     let saved: Option<Progress> = checkpoint.and_then(|c| c.progress).and_then(|v| serde_json::from_value(v).ok());
     let resumed = saved.is_some();
     let mut progress = saved.unwrap_or_else(|| Progress {
+        parent_index: 0,
         offset: 0,
         since: if spec.incremental {
             cursor.server_time.map(|t| t - chrono::Duration::from_std(config.lookback).unwrap_or_default())
@@ -218,13 +222,44 @@ async fn pass(
         (spec.deletions == Deletions::Reconcile && progress.since.is_none() && !resumed).then(HashSet::new);
     let mut outcome = StreamOutcome { stream: stream.to_owned(), resumed, ..Default::default() };
     let mut guard_refusal = None;
-    for page_no in 0.. {
-        injected(FailPoint::BeforeFetch, page_no)?;
-        let page = client
-            .fetch(stream, PageRequest { offset: progress.offset, since: progress.since })
+    // Streams listed per parent walk the parents already stored, in key order.
+    let parents: Vec<Option<String>> = match spec.per_parent {
+        Some((entity, _)) => write::parent_keys(store, practice, source, entity)
             .await
-            .map_err(|source| SyncError::Pms { stream: stream.to_owned(), source })?;
-        injected(FailPoint::AfterFetch, page_no)?;
+            .map_err(store_err)?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => vec![None],
+    };
+    let mut page_no = 0;
+    loop {
+        let parent = parents.get(progress.parent_index).cloned();
+        let page = match &parent {
+            // Past the last parent (or none at all): an empty last page.
+            None => enamel_pms::Page {
+                batches: Vec::new(),
+                quarantined: Vec::new(),
+                deleted: Vec::new(),
+                fetched: 0,
+                keys: Vec::new(),
+                complete: true,
+                next_offset: 0,
+                server_time: None,
+            },
+            Some(parent) => {
+                injected(FailPoint::BeforeFetch, page_no)?;
+                let request = PageRequest { offset: progress.offset, since: progress.since, parent: parent.clone() };
+                let page = client
+                    .fetch(stream, request)
+                    .await
+                    .map_err(|source| SyncError::Pms { stream: stream.to_owned(), source })?;
+                injected(FailPoint::AfterFetch, page_no)?;
+                page
+            }
+        };
+        // The pass ends with the last page of the last parent.
+        let pass_complete = page.complete && progress.parent_index + 1 >= parents.len();
         progress.pass_server_time = progress.pass_server_time.or(page.server_time);
         outcome.counts.fetched += page.fetched as u64;
         if let Some(keys) = keys.as_mut() {
@@ -277,10 +312,15 @@ async fn pass(
         outcome.counts.quarantined += quarantine.len() as u64;
         tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
         tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
-        progress.offset = page.next_offset;
         if page.complete {
+            progress.parent_index += 1;
+            progress.offset = 0;
+        } else {
+            progress.offset = page.next_offset;
+        }
+        if pass_complete {
             if let Some(keys) = keys.as_ref() {
-                match write::reconcile(
+                let reconciled = write::reconcile(
                     &tx,
                     practice,
                     source,
@@ -290,8 +330,8 @@ async fn pass(
                     config.max_delete_share,
                 )
                 .await
-                .map_err(store_err)?
-                {
+                .map_err(store_err)?;
+                match reconciled {
                     Some(SoftDelete::Applied { deleted, .. }) => outcome.counts.deleted += deleted,
                     Some(SoftDelete::Refused { would_delete, live }) => guard_refusal = Some((would_delete, live)),
                     None => {}
@@ -310,7 +350,8 @@ async fn pass(
             on_page(stream, outcome.counts.fetched);
         }
         injected(FailPoint::AfterCommit, page_no)?;
-        if page.complete {
+        page_no += 1;
+        if pass_complete {
             break;
         }
     }

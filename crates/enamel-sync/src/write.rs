@@ -130,3 +130,20 @@ pub(crate) async fn delete_reported(
         _ => 0,
     })
 }
+
+/// Live PMS keys of the parent entity of a per-parent stream, in key order.
+pub(crate) async fn parent_keys(
+    store: &enamel_store::Store,
+    practice: PracticeId,
+    source: Source,
+    entity: &str,
+) -> enamel_store::Result<Vec<String>> {
+    let rows = match entity {
+        "patient" => store.fingerprint::<PatientId>(practice, source).await?,
+        "treatment_plan" => store.fingerprint::<TreatmentPlanId>(practice, source).await?,
+        "appointment" => store.fingerprint::<AppointmentId>(practice, source).await?,
+        "claim" => store.fingerprint::<ClaimId>(practice, source).await?,
+        _ => Vec::new(),
+    };
+    Ok(rows.into_iter().filter(|(_, _, deleted)| !deleted).map(|(key, _, _)| key).collect())
+}

@@ -77,6 +77,8 @@ async fn fingerprint(store: &Store, p: PracticeId) -> Result<Vec<Vec<(String, i6
         store.fingerprint::<PaymentId>(p, s).await?,
         store.fingerprint::<PaymentAllocationId>(p, s).await?,
         store.fingerprint::<CommlogId>(p, s).await?,
+        store.fingerprint::<AdjustmentId>(p, s).await?,
+        store.fingerprint::<TreatmentPlanItemId>(p, s).await?,
     ])
 }
 

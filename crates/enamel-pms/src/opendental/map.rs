@@ -789,6 +789,80 @@ pub(crate) fn treatplan(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
     ))
 }
 
+pub(crate) fn adjustment(v: &Value, tz: Tz) -> R<SyncRow<Adjustment<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    Ok(row(
+        &w,
+        w.key("AdjNum")?,
+        "SecDateTEdit",
+        v,
+        Adjustment {
+            patient_id: w.required_reference("PatNum")?,
+            procedure_id: w.reference("ProcNum")?,
+            provider_id: w.reference("ProvNum")?,
+            location_id: w.reference("ClinicNum")?,
+            adjusted_on: w.date("AdjDate")?.ok_or("AdjDate is missing")?,
+            amount: w.money("AdjAmt")?,
+            kind: w.opt_text("adjType")?,
+            note: w.opt_text("AdjNote")?,
+        },
+    ))
+}
+
+fn prefixed(prefix: &str, n: i64) -> R<SourceKey> {
+    SourceKey::parse(format!("{prefix}{n}")).map_err(|e| e.to_string())
+}
+
+/// A procedure attached to a live (active or inactive) treatment plan.
+pub(crate) fn treatplanattach(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlanItem<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    Ok(SyncRow {
+        source_id: prefixed("attach:", w.int("TreatPlanAttachNum")?)?,
+        source_updated_at: None,
+        data: TreatmentPlanItem {
+            treatment_plan_id: w.required_reference("TreatPlanNum")?,
+            procedure_id: w.reference("ProcNum")?,
+            procedure_code_id: None,
+            description: None,
+            teeth: ToothList::default(),
+            tooth_text: None,
+            priority: w.opt_text("priority")?,
+            sort_order: 0,
+            fee: enamel_domain::Amount::ZERO,
+            discount: enamel_domain::Amount::ZERO,
+            insurance_estimate: None,
+            patient_portion: None,
+        },
+        raw: Some(v.clone()),
+    })
+}
+
+/// A frozen line of a saved treatment plan, with the estimates it was presented with.
+pub(crate) fn proctp(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlanItem<Keyed>>> {
+    let w = Wire::new(v, tz)?;
+    let tooth = w.text("ToothNumTP")?;
+    let insurance = w.money("PriInsAmt")? + w.money("SecInsAmt")?;
+    Ok(SyncRow {
+        source_id: prefixed("proctp:", w.int("ProcTPNum")?)?,
+        source_updated_at: w.stamp("SecDateTEdit"),
+        data: TreatmentPlanItem {
+            treatment_plan_id: w.required_reference("TreatPlanNum")?,
+            procedure_id: w.reference("ProcNumOrig")?,
+            procedure_code_id: None,
+            description: w.opt_text("Descript")?,
+            teeth: if tooth.is_empty() { ToothList::default() } else { teeth(&tooth, "")? },
+            tooth_text: (!tooth.is_empty()).then_some(tooth),
+            priority: w.opt_text("priority")?,
+            sort_order: i32::try_from(w.int_or_zero("ItemOrder")?).unwrap_or(i32::MAX),
+            fee: w.money("FeeAmt")?,
+            discount: w.money("Discount")?,
+            insurance_estimate: Some(insurance),
+            patient_portion: Some(w.money("PatAmt")?),
+        },
+        raw: Some(v.clone()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,8 +117,18 @@ pub static STREAMS: &[StreamSpec] = &[
     spec("benefits", "benefit", &["insplans", "patplans", "procedurecodes"], false, Deletions::Reconcile, QUARTER),
     spec("appointments", "appointment", &["patients", "operatories"], true, Deletions::History, TWO),
     spec("histappointments", "appointment", &["appointments"], false, Deletions::Marked, TWO),
+    spec("adjustments", "adjustment", &["patients", "procedurelogs"], false, Deletions::Reconcile, QUARTER),
     spec("procedurelogs", "procedure", &["appointments", "procedurecodes"], true, Deletions::Marked, FIVE),
     spec("treatplans", "treatment_plan", &["patients"], true, Deletions::Reconcile, QUARTER),
+    spec(
+        "treatplanattaches",
+        "treatment_plan_item",
+        &["treatplans", "procedurelogs"],
+        false,
+        Deletions::Reconcile,
+        QUARTER,
+    ),
+    spec("proctps", "treatment_plan_item", &["treatplans", "procedurelogs"], false, Deletions::Reconcile, QUARTER),
     spec("claims", "claim", &["patients", "insplans", "inssubs", "providers"], true, Deletions::Reconcile, QUARTER),
     spec("claimprocs", "claim_procedure", &["claims", "procedurelogs"], false, Deletions::Reconcile, QUARTER),
     spec("payments", "payment", &["patients"], false, Deletions::Reconcile, FIVE),
@@ -137,9 +147,16 @@ const fn spec(
     let key_prefix = match name.as_bytes() {
         b"definitions" => "definition:",
         b"covcats" => "covcat:",
+        b"treatplanattaches" => "attach:",
+        b"proctps" => "proctp:",
         _ => "",
     };
-    StreamSpec { name, entity, key_prefix, depends_on, incremental, deletions, every }
+    let per_parent = match name.as_bytes() {
+        b"adjustments" => Some(("patient", "PatNum")),
+        b"treatplanattaches" | b"proctps" => Some(("treatment_plan", "TreatPlanNum")),
+        _ => None,
+    };
+    StreamSpec { name, entity, key_prefix, depends_on, incremental, deletions, every, per_parent }
 }
 
 /// An Open Dental office.
@@ -178,6 +195,9 @@ fn endpoint(stream: &str) -> Option<(&'static str, Option<&'static str>)> {
         "paysplits" => ("paysplits", None),
         "commlogs" => ("commlogs", Some("DateTStamp")),
         "histappointments" => ("histappointments", None),
+        "adjustments" => ("adjustments", None),
+        "treatplanattaches" => ("treatplanattaches", None),
+        "proctps" => ("proctps", None),
         _ => return None,
     })
 }
@@ -277,6 +297,11 @@ impl OdClient {
         if let (Some(param), Some(since)) = (change_filter, request.since) {
             query.push((param, since.format("%Y-%m-%d %H:%M:%S").to_string()));
         }
+        if let (Some((_, param)), Some(parent)) =
+            (STREAMS.iter().find(|s| s.name == stream).and_then(|s| s.per_parent), &request.parent)
+        {
+            query.push((param, parent.clone()));
+        }
         if stream == "histappointments" {
             // Only deletions: the history of other changes adds nothing the appointments
             // stream does not already bring.
@@ -298,6 +323,8 @@ impl OdClient {
             .map(|k| match stream {
                 "definitions" => format!("definition:{k}"),
                 "covcats" => format!("covcat:{k}"),
+                "treatplanattaches" => format!("attach:{k}"),
+                "proctps" => format!("proctp:{k}"),
                 _ => k,
             })
             .collect();
@@ -347,6 +374,9 @@ fn pk_of(stream: &str) -> &'static str {
         "paysplits" => "SplitNum",
         "commlogs" => "CommlogNum",
         "histappointments" => "AptNum",
+        "adjustments" => "AdjNum",
+        "treatplanattaches" => "TreatPlanAttachNum",
+        "proctps" => "ProcTPNum",
         _ => "ProcNum",
     }
 }
@@ -392,6 +422,9 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
         "paysplits" => simple!(PaymentAllocations, map::paysplit),
         "commlogs" => simple!(Commlogs, map::commlog),
         "treatplans" => simple!(TreatmentPlans, map::treatplan),
+        "adjustments" => simple!(Adjustments, map::adjustment),
+        "treatplanattaches" => simple!(TreatmentPlanItems, map::treatplanattach),
+        "proctps" => simple!(TreatmentPlanItems, map::proctp),
         "histappointments" => {
             for r in rows {
                 match r.get("AptNum").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)) {
