@@ -10,6 +10,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "DATABASE_URL", default_value = enamel_store::DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
+    /// Master key encrypting PMS credentials at rest (32 bytes, base64).
+    #[arg(long, global = true, env = "ENAMEL_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
     /// Log format on standard error.
     #[arg(long, global = true, env = "ENAMEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -39,6 +43,76 @@ pub enum Command {
     /// Manage practices.
     #[command(subcommand)]
     Practice(PracticeCommand),
+    /// Manage PMS connections.
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+    /// Sync a practice's PMS connections once.
+    Sync(SyncArgs),
+}
+
+/// Which PMS a connection reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConnectionKind {
+    /// Open Dental's REST API.
+    OpenDental,
+}
+
+/// Open Dental API mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiMode {
+    /// `api.opendental.com`: 100-row pages, throttled.
+    Remote,
+    /// Local API / API Service: 1,000-row pages.
+    Local,
+}
+
+/// `enamel connection …`.
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Add a connection; its credentials are encrypted with the master key. Prints its id.
+    Add {
+        /// The practice.
+        #[arg(long)]
+        practice: String,
+        /// Which PMS.
+        #[arg(long, value_enum)]
+        kind: ConnectionKind,
+        /// The API root, e.g. `https://api.opendental.com/api/v1`.
+        #[arg(long)]
+        base_url: String,
+        /// Open Dental developer key.
+        #[arg(long)]
+        developer_key: String,
+        /// Open Dental customer key.
+        #[arg(long)]
+        customer_key: String,
+        /// API mode.
+        #[arg(long, value_enum, default_value_t = ApiMode::Remote)]
+        mode: ApiMode,
+    },
+    /// List a practice's connections (never their credentials).
+    List {
+        /// The practice.
+        #[arg(long)]
+        practice: String,
+    },
+}
+
+/// `enamel sync` options.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The practice.
+    #[arg(long)]
+    pub practice: String,
+    /// Only these streams (repeatable); all by default.
+    #[arg(long = "stream")]
+    pub streams: Vec<String>,
+    /// Full passes even where an incremental read is possible.
+    #[arg(long)]
+    pub full: bool,
+    /// One JSON object on standard output instead of progress bars.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `enamel demo` options.

@@ -7,13 +7,18 @@ use anyhow::{Context, Result, bail};
 use enamel_domain::Currency;
 use enamel_store::{Backend, NewPractice, Store, redact_url};
 
-use crate::cli::{Cli, Command, DemoArgs, MigrateArgs, PracticeCommand};
+use crate::cli::{
+    ApiMode, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs, PracticeCommand, SyncArgs,
+};
+use crate::secrets::{MasterKey, OdCredentials};
 
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo(&cli.database_url, args).await,
         Command::Migrate(args) => migrate(&cli.database_url, args).await,
         Command::Practice(cmd) => practice(&cli.database_url, cmd).await,
+        Command::Connection(cmd) => connection(&cli.database_url, cli.master_key.as_deref(), cmd).await,
+        Command::Sync(args) => sync(&cli.database_url, cli.master_key.as_deref(), args).await,
     }
 }
 
@@ -75,6 +80,192 @@ async fn practice(url: &str, cmd: PracticeCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn master_key(text: Option<&str>) -> Result<MasterKey> {
+    match text {
+        Some(text) => MasterKey::parse(text),
+        None => bail!(
+            "{} is not set: PMS credentials are encrypted with it (make one with `openssl rand -base64 32`)",
+            crate::secrets::MASTER_KEY_VAR
+        ),
+    }
+}
+
+fn practice_id(text: &str) -> Result<enamel_domain::PracticeId> {
+    text.parse().map_err(|_| anyhow::anyhow!("--practice {text:?} is not a practice id (see `enamel practice list`)"))
+}
+
+async fn connection(url: &str, key: Option<&str>, cmd: ConnectionCommand) -> Result<()> {
+    let store = open_migrated(url).await?;
+    match cmd {
+        ConnectionCommand::Add { practice, kind, base_url, developer_key, customer_key, mode } => {
+            let practice = store.practice(practice_id(&practice)?).await?;
+            let parsed = api_root(&base_url)?;
+            let key = master_key(key)?;
+            if developer_key.trim().is_empty() || customer_key.trim().is_empty() {
+                bail!("--developer-key and --customer-key must not be empty");
+            }
+            let credentials = key.seal(practice.id, &OdCredentials { developer_key, customer_key })?;
+            let ConnectionKind::OpenDental = kind;
+            let mode = match mode {
+                ApiMode::Remote => "remote",
+                ApiMode::Local => "local",
+            };
+            let new = enamel_store::NewConnection {
+                kind: enamel_domain::Source::OpenDental,
+                base_url: parsed,
+                mode: Some(mode.to_owned()),
+                credentials: Some(credentials),
+            };
+            let connection = store.add_connection(practice.id, new).await?;
+            tracing::info!(practice_id = %practice.id, connection_id = %connection.id, "connection added");
+            println!("{}", connection.id);
+        }
+        ConnectionCommand::List { practice } => {
+            for c in store.connections(practice_id(&practice)?).await? {
+                println!("{}\t{}\t{}\t{}", c.id, c.kind, c.mode.as_deref().unwrap_or("-"), c.base_url);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL without a trailing slash.
+fn api_root(url: &str) -> Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(trimmed.to_owned()),
+        _ => bail!("--base-url {url:?} is not an http(s) URL"),
+    }
+}
+
+async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use enamel_domain::Source;
+    use enamel_pms::PmsClient;
+    use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
+    use enamel_sync::{Hooks, SyncConfig, sync_stream};
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    use serde_json::json;
+
+    let store = open_migrated(url).await?;
+    let practice = store.practice(practice_id(&args.practice)?).await?;
+    let connections: Vec<_> =
+        store.connections(practice.id).await?.into_iter().filter(|c| c.kind == Source::OpenDental).collect();
+    if connections.is_empty() {
+        bail!("practice {} has no Open Dental connection (see `enamel connection add`)", practice.id);
+    }
+    let key = master_key(key)?;
+    let config = SyncConfig { full: args.full, ..SyncConfig::default() };
+    let mut report = Vec::new();
+    let mut failure = None;
+    for connection in connections {
+        let blob = connection
+            .credentials
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("connection {} has no credentials", connection.id))?;
+        let creds: OdCredentials = key.open(practice.id, blob)?;
+        let mode = if connection.mode.as_deref() == Some("local") { OdMode::Local } else { OdMode::Remote };
+        let client = OdClient::new(OdConfig::new(
+            &connection.base_url,
+            creds.developer_key,
+            creds.customer_key,
+            mode,
+            practice.time_zone,
+        ))?;
+        let known: Vec<&str> = client.streams().iter().map(|s| s.name).collect();
+        if let Some(unknown) = args.streams.iter().find(|s| !known.contains(&s.as_str())) {
+            bail!("unknown stream {unknown:?}; streams: {}", known.join(", "));
+        }
+        let selected: Vec<_> = client
+            .streams()
+            .iter()
+            .filter(|s| args.streams.is_empty() || args.streams.iter().any(|n| n == s.name))
+            .collect();
+        let bars = MultiProgress::new();
+        let mut by_stream = BTreeMap::new();
+        if !args.json {
+            let style = ProgressStyle::with_template("{prefix:>18} {spinner} {pos:>8} rows {msg}")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for spec in &selected {
+                let bar = bars.add(ProgressBar::new_spinner());
+                bar.set_style(style.clone());
+                bar.set_prefix(spec.name);
+                by_stream.insert(spec.name.to_owned(), bar);
+            }
+        }
+        let by_stream = Arc::new(by_stream);
+        let progress = by_stream.clone();
+        let hooks = Hooks {
+            fail: None,
+            on_page: Some(Arc::new(move |stream, fetched| {
+                if let Some(bar) = progress.get(stream) {
+                    bar.set_position(fetched);
+                }
+            })),
+        };
+        let mut streams = Vec::new();
+        for spec in selected {
+            let started = std::time::Instant::now();
+            let result =
+                sync_stream(&store, &client, practice.id, connection.id, Source::OpenDental, spec, &config, &hooks)
+                    .await;
+            let seconds = started.elapsed().as_secs_f64();
+            if let Some(bar) = by_stream.get(spec.name) {
+                bar.finish_with_message(match &result {
+                    Ok(_) => "done".to_owned(),
+                    Err(e) => format!("failed: {e}"),
+                });
+            }
+            match result {
+                Ok(o) => streams.push(json!({
+                    "stream": o.stream, "fetched": o.counts.fetched, "inserted": o.counts.inserted, "updated": o.counts.updated,
+                    "unchanged": o.counts.unchanged, "deleted": o.counts.deleted, "quarantined": o.counts.quarantined, "seconds": seconds,
+                })),
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let total = |k: &str| streams.iter().map(|s| s[k].as_u64().unwrap_or(0)).sum::<u64>();
+        let totals = json!({
+            "fetched": total("fetched"), "inserted": total("inserted"), "updated": total("updated"), "unchanged": total("unchanged"),
+            "deleted": total("deleted"), "quarantined": total("quarantined"),
+            "seconds": streams.iter().map(|s| s["seconds"].as_f64().unwrap_or(0.0)).sum::<f64>(),
+        });
+        report.push(json!({"connection": connection.id, "streams": streams, "totals": totals}));
+        if failure.is_some() {
+            break;
+        }
+    }
+    let out = json!({"practice": practice.id, "connections": report, "error": failure});
+    if args.json {
+        println!("{out}");
+    } else {
+        for c in &report {
+            let t = &c["totals"];
+            println!(
+                "connection {}: fetched {}, inserted {}, updated {}, unchanged {}, deleted {}, quarantined {} in {:.1} s",
+                c["connection"].as_str().unwrap_or(""),
+                t["fetched"],
+                t["inserted"],
+                t["updated"],
+                t["unchanged"],
+                t["deleted"],
+                t["quarantined"],
+                t["seconds"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    match failure {
+        Some(e) => bail!("sync failed: {e}"),
+        None => Ok(()),
+    }
 }
 
 /// The demo practice's name: one practice per simulated office (scale and seed), so that
@@ -242,6 +433,95 @@ mod tests {
         let second_pass: u64 = runs.iter().take(runs.len() / 2).map(|r| r.counts.inserted + r.counts.updated).sum();
         assert_eq!(second_pass, 0, "a second demo run finds nothing new");
         assert_eq!(store.connections(demo.id).await?.len(), 1, "the demo reuses its connection");
+        store.close().await?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn connections_store_encrypted_credentials_and_sync_runs_with_them() -> Result<()> {
+        use base64::Engine;
+        let (url, path) = temp_url();
+        run_with(&url, &["migrate"]).await?;
+        let store = open_migrated(&url).await?;
+        let practice = store
+            .create_practice(NewPractice {
+                name: "Office".into(),
+                time_zone: chrono_tz::America::New_York,
+                currency: Currency::Usd,
+            })
+            .await?;
+        let pid = practice.id.to_string();
+        let mut sim_config = enamel_sim::SimConfig::new(enamel_sim::PmsKind::OpenDental);
+        sim_config.mode = enamel_sim::Mode::Local;
+        let sim = enamel_sim::spawn(sim_config, 0).await?;
+        let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+        let api = sim.api_url();
+        let add = |k: Option<&str>| -> Vec<String> {
+            let mut all: Vec<String> =
+                ["connection", "add", "--practice", &pid, "--kind", "open-dental", "--base-url", &api]
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect();
+            all.extend(
+                ["--developer-key", "dev-key", "--customer-key", "customer-key", "--mode", "local"].map(str::to_owned),
+            );
+            if let Some(k) = k {
+                all.extend(["--master-key".to_owned(), k.to_owned()]);
+            }
+            all
+        };
+        fn as_refs(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        let without_key = add(None);
+        let missing = run_with(&url, &as_refs(&without_key)).await.err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(missing.contains("ENAMEL_MASTER_KEY is not set"), "{missing}");
+        assert!(store.connections(practice.id).await?.is_empty(), "nothing stored without a key");
+        run_with(&url, &as_refs(&add(Some(&key)))).await?;
+        let stored = store.connections(practice.id).await?;
+        let blob = stored[0].credentials.clone().context("credentials stored")?;
+        assert!(!String::from_utf8_lossy(&blob).contains("customer-key"), "encrypted at rest");
+
+        let wrong = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let bad = run_with(&url, &["sync", "--practice", &pid, "--master-key", &wrong])
+            .await
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(bad.contains("do not decrypt"), "{bad}");
+        let unknown = run_with(&url, &["sync", "--practice", &pid, "--master-key", &key, "--stream", "nonsense"]).await;
+        assert!(unknown.err().is_some_and(|e| format!("{e:#}").contains("unknown stream")));
+        run_with(
+            &url,
+            &[
+                "sync",
+                "--practice",
+                &pid,
+                "--master-key",
+                &key,
+                "--json",
+                "--stream",
+                "clinics",
+                "--stream",
+                "providers",
+            ],
+        )
+        .await?;
+        let runs = store.sync_runs(practice.id, 10).await?;
+        assert_eq!(runs.len(), 2, "only the chosen streams ran");
+        run_with(&url, &["sync", "--practice", &pid, "--master-key", &key, "--json"]).await?;
+        // Providers ran before fee schedules and were refused; the full run re-read them.
+        let providers: Vec<enamel_domain::ids::ProviderId> = store.live_ids(practice.id).await?;
+        assert_eq!(providers.len(), sim.control.counts()["providers"]);
+        assert!(
+            store.quarantined(practice.id, 5000).await?.iter().all(|q| q.resolved_at.is_some()),
+            "every refusal resolved"
+        );
+        let patients: Vec<enamel_domain::ids::PatientId> = store.live_ids(practice.id).await?;
+        assert_eq!(patients.len(), sim.control.counts()["patients"]);
         store.close().await?;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

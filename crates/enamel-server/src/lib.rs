@@ -9,6 +9,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod secrets;
 mod telemetry;
 
 pub use cli::Cli;

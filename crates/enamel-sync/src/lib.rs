@@ -34,11 +34,14 @@ pub struct SyncConfig {
     pub lookback: Duration,
     /// A reconciliation that would soft-delete more than this share of live rows is refused.
     pub max_delete_share: f64,
+    /// Start new passes from the beginning even where a cursor allows an incremental read
+    /// (a full pass also reconciles deletions).
+    pub full: bool,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self { lookback: Duration::from_secs(5 * 60), max_delete_share: 0.2 }
+        Self { lookback: Duration::from_secs(5 * 60), max_delete_share: 0.2, full: false }
     }
 }
 
@@ -210,7 +213,7 @@ async fn pass(
     let mut progress = saved.unwrap_or_else(|| Progress {
         parent_index: 0,
         offset: 0,
-        since: if spec.incremental {
+        since: if spec.incremental && !config.full {
             cursor.server_time.map(|t| t - chrono::Duration::from_std(config.lookback).unwrap_or_default())
         } else {
             None
@@ -222,6 +225,9 @@ async fn pass(
         (spec.deletions == Deletions::Reconcile && progress.since.is_none() && !resumed).then(HashSet::new);
     let mut outcome = StreamOutcome { stream: stream.to_owned(), resumed, ..Default::default() };
     let mut guard_refusal = None;
+    // Rows the store refused for a missing parent are re-read next pass: the durable cursor
+    // does not move past them (rows the adapter could not map come back when edited).
+    let mut refused_for_parents = false;
     // Streams listed per parent walk the parents already stored, in key order.
     let parents: Vec<Option<String>> = match spec.per_parent {
         Some((entity, _)) => write::parent_keys(store, practice, source, entity)
@@ -292,6 +298,7 @@ async fn pass(
                     .collect();
                 stored_keys.extend(page.keys.iter().filter(|k| !refused.contains(k.as_str())).cloned());
             }
+            refused_for_parents |= !report.rejected.is_empty();
             quarantine.extend(report.rejected.iter().map(|r| QuarantineEntry {
                 stream: stream.to_owned(),
                 source_id: Some(r.source_id.to_string()),
@@ -337,7 +344,11 @@ async fn pass(
                     None => {}
                 }
             }
-            let next = Cursor { server_time: progress.pass_server_time.or(cursor.server_time) };
+            let next = if refused_for_parents {
+                cursor.clone()
+            } else {
+                Cursor { server_time: progress.pass_server_time.or(cursor.server_time) }
+            };
             tx.save_checkpoint(practice, connection, stream, json(&next), None).await.map_err(store_err)?;
         } else {
             tx.save_checkpoint(practice, connection, stream, json(&cursor), json(&progress))
