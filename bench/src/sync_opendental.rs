@@ -16,7 +16,7 @@ use clap::{Parser, ValueEnum};
 use enamel_domain::{Currency, Source};
 use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
 use enamel_store::{NewConnection, NewPractice, Store};
-use enamel_sync::{Hooks, SyncConfig, sync_once};
+use enamel_sync::{Hooks, SyncConfig, Target, sync_once};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -108,10 +108,17 @@ async fn run(args: &Args, api: &str) -> Result<()> {
         ("incremental cycle, unchanged", SyncConfig::default()),
     ] {
         let started = Instant::now();
-        let outcomes =
-            sync_once(&store, &client, practice.id, connection.id, Source::OpenDental, &config, &Hooks::default())
-                .await
-                .map_err(|(_, e)| e)?;
+        let outcomes = sync_once(Target {
+            store: &store,
+            client: &client,
+            practice: practice.id,
+            connection: connection.id,
+            source: Source::OpenDental,
+            config: &config,
+            hooks: &Hooks::default(),
+        })
+        .await
+        .map_err(|(_, e)| e)?;
         let secs = started.elapsed().as_secs_f64();
         let fetched: u64 = outcomes.iter().map(|o| o.counts.fetched).sum();
         let written: u64 = outcomes.iter().map(|o| o.counts.inserted + o.counts.updated).sum();

@@ -141,15 +141,47 @@ fn api_root(url: &str) -> Result<String> {
     }
 }
 
-async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
+/// Progress bars by stream.
+type Bars = std::sync::Arc<std::collections::BTreeMap<String, indicatif::ProgressBar>>;
 
+/// One progress bar per stream (with a total where it is known), and the hooks that move them.
+fn progress_bars(
+    bars: &indicatif::MultiProgress,
+    streams: &[(&str, Option<u64>)],
+) -> Result<(Bars, enamel_sync::Hooks)> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let with_total = ProgressStyle::with_template("{prefix:>18} {bar:30} {pos:>8}/{len:8} rows {msg}")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let without = ProgressStyle::with_template("{prefix:>18} {spinner} {pos:>8} rows {msg}")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut by_stream = std::collections::BTreeMap::new();
+    for (name, total) in streams {
+        let bar = match total {
+            Some(total) => bars.add(ProgressBar::new(*total)).with_style(with_total.clone()),
+            None => bars.add(ProgressBar::new_spinner()).with_style(without.clone()),
+        };
+        bar.set_prefix((*name).to_owned());
+        by_stream.insert((*name).to_owned(), bar);
+    }
+    let by_stream = std::sync::Arc::new(by_stream);
+    let progress = by_stream.clone();
+    let hooks = enamel_sync::Hooks {
+        fail: None,
+        on_page: Some(std::sync::Arc::new(move |stream, fetched| {
+            if let Some(bar) = progress.get(stream) {
+                bar.set_position(fetched);
+            }
+        })),
+    };
+    Ok((by_stream, hooks))
+}
+
+async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
     use enamel_domain::Source;
     use enamel_pms::PmsClient;
     use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
-    use enamel_sync::{Hooks, SyncConfig, sync_stream};
-    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    use enamel_sync::{SyncConfig, Target, sync_stream};
+    use indicatif::MultiProgress;
     use serde_json::json;
 
     let store = open_migrated(url).await?;
@@ -186,34 +218,26 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
             .iter()
             .filter(|s| args.streams.is_empty() || args.streams.iter().any(|n| n == s.name))
             .collect();
-        let bars = MultiProgress::new();
-        let mut by_stream = BTreeMap::new();
-        if !args.json {
-            let style = ProgressStyle::with_template("{prefix:>18} {spinner} {pos:>8} rows {msg}")
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for spec in &selected {
-                let bar = bars.add(ProgressBar::new_spinner());
-                bar.set_style(style.clone());
-                bar.set_prefix(spec.name);
-                by_stream.insert(spec.name.to_owned(), bar);
-            }
-        }
-        let by_stream = Arc::new(by_stream);
-        let progress = by_stream.clone();
-        let hooks = Hooks {
-            fail: None,
-            on_page: Some(Arc::new(move |stream, fetched| {
-                if let Some(bar) = progress.get(stream) {
-                    bar.set_position(fetched);
-                }
-            })),
+        let bars = MultiProgress::with_draw_target(if args.json {
+            indicatif::ProgressDrawTarget::hidden()
+        } else {
+            indicatif::ProgressDrawTarget::stderr()
+        });
+        let names: Vec<(&str, Option<u64>)> = selected.iter().map(|s| (s.name, None)).collect();
+        let (by_stream, hooks) = progress_bars(&bars, &names)?;
+        let target = Target {
+            store: &store,
+            client: &client,
+            practice: practice.id,
+            connection: connection.id,
+            source: Source::OpenDental,
+            config: &config,
+            hooks: &hooks,
         };
         let mut streams = Vec::new();
         for spec in selected {
             let started = std::time::Instant::now();
-            let result =
-                sync_stream(&store, &client, practice.id, connection.id, Source::OpenDental, spec, &config, &hooks)
-                    .await;
+            let result = sync_stream(target, spec).await;
             let seconds = started.elapsed().as_secs_f64();
             if let Some(bar) = by_stream.get(spec.name) {
                 bar.finish_with_message(match &result {
@@ -280,16 +304,13 @@ fn demo_practice(args: &DemoArgs) -> String {
 }
 
 async fn demo(url: &str, args: DemoArgs) -> Result<()> {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-
     use enamel_domain::Source;
     use enamel_pms::PmsClient;
     use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
     use enamel_sim::{Mode, PmsKind, SimConfig};
     use enamel_store::NewConnection;
-    use enamel_sync::{Hooks, SyncConfig, sync_once};
-    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    use enamel_sync::{SyncConfig, Target, sync_once};
+    use indicatif::MultiProgress;
 
     let started = std::time::Instant::now();
     let store = connect(url).await?;
@@ -327,30 +348,20 @@ async fn demo(url: &str, args: DemoArgs) -> Result<()> {
 
     println!("Open Dental simulator at {} ({:?} scale, seed {})", sim.api_url(), args.scale, args.seed);
     let bars = MultiProgress::new();
-    let style = ProgressStyle::with_template("{prefix:>16} {bar:30} {pos:>7}/{len:7} rows")
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut by_stream = BTreeMap::new();
-    for spec in client.streams() {
-        let bar = bars.add(ProgressBar::new(expected.get(spec.name).copied().unwrap_or(0) as u64));
-        bar.set_style(style.clone());
-        bar.set_prefix(spec.name);
-        by_stream.insert(spec.name.to_owned(), bar);
-    }
-    let by_stream = Arc::new(by_stream);
-    let progress = by_stream.clone();
-    let hooks = Hooks {
-        fail: None,
-        on_page: Some(Arc::new(move |stream, fetched| {
-            if let Some(bar) = progress.get(stream) {
-                bar.set_position(fetched);
-            }
-        })),
+    let names: Vec<(&str, Option<u64>)> =
+        client.streams().iter().map(|s| (s.name, Some(expected.get(s.name).copied().unwrap_or(0) as u64))).collect();
+    let (by_stream, hooks) = progress_bars(&bars, &names)?;
+    let config = SyncConfig::default();
+    let target = Target {
+        store: &store,
+        client: &client,
+        practice: practice.id,
+        connection: connection.id,
+        source: Source::OpenDental,
+        config: &config,
+        hooks: &hooks,
     };
-    let outcomes =
-        sync_once(&store, &client, practice.id, connection.id, Source::OpenDental, &SyncConfig::default(), &hooks)
-            .await
-            .map_err(|(_, e)| e)
-            .context("the demo sync failed")?;
+    let outcomes = sync_once(target).await.map_err(|(_, e)| e).context("the demo sync failed")?;
     for bar in by_stream.values() {
         bar.finish();
     }

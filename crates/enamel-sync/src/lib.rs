@@ -153,22 +153,32 @@ fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
     serde_json::to_value(v).ok()
 }
 
+/// What a sync works on: the store, one PMS connection of one practice, tunables, hooks.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The PMS.
+    pub client: &'a dyn PmsClient,
+    /// The practice.
+    pub practice: PracticeId,
+    /// The connection (checkpoints and runs are kept per connection).
+    pub connection: ConnectionId,
+    /// Which PMS the rows come from.
+    pub source: Source,
+    /// Tunables.
+    pub config: &'a SyncConfig,
+    /// Hooks.
+    pub hooks: &'a Hooks,
+}
+
 /// One pass of one stream, from its checkpoint to its end.
-#[allow(clippy::too_many_arguments)]
-pub async fn sync_stream(
-    store: &Store,
-    client: &dyn PmsClient,
-    practice: PracticeId,
-    connection: ConnectionId,
-    source: Source,
-    spec: &StreamSpec,
-    config: &SyncConfig,
-    hooks: &Hooks,
-) -> Result<StreamOutcome, SyncError> {
+pub async fn sync_stream(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, SyncError> {
+    let Target { store, practice, connection, .. } = target;
     let stream = spec.name;
     let store_err = |source| SyncError::Store { stream: stream.to_owned(), source };
     let run = store.start_run(practice, connection, stream).await.map_err(store_err)?;
-    let result = pass(store, client, practice, connection, source, spec, config, hooks).await;
+    let result = pass(target, spec).await;
     match &result {
         Ok(outcome) => store.finish_run(practice, run, outcome.counts, None).await.map_err(store_err)?,
         // An injected failure stands for a dead process: nobody records the run's end.
@@ -181,17 +191,8 @@ pub async fn sync_stream(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn pass(
-    store: &Store,
-    client: &dyn PmsClient,
-    practice: PracticeId,
-    connection: ConnectionId,
-    source: Source,
-    spec: &StreamSpec,
-    config: &SyncConfig,
-    hooks: &Hooks,
-) -> Result<StreamOutcome, SyncError> {
+async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, SyncError> {
+    let Target { store, client, practice, connection, source, config, hooks } = target;
     let stream = spec.name;
     let store_err = |source| SyncError::Store { stream: stream.to_owned(), source };
     let injected = |point, page| -> Result<(), SyncError> {
@@ -375,18 +376,10 @@ async fn pass(
 
 /// Every stream of the PMS once, in dependency order. A stream's failure is returned
 /// with the outcomes of the streams before it; later streams do not run (they depend on it).
-pub async fn sync_once(
-    store: &Store,
-    client: &dyn PmsClient,
-    practice: PracticeId,
-    connection: ConnectionId,
-    source: Source,
-    config: &SyncConfig,
-    hooks: &Hooks,
-) -> Result<Vec<StreamOutcome>, (Vec<StreamOutcome>, SyncError)> {
+pub async fn sync_once(target: Target<'_>) -> Result<Vec<StreamOutcome>, (Vec<StreamOutcome>, SyncError)> {
     let mut done = Vec::new();
-    for spec in client.streams() {
-        match sync_stream(store, client, practice, connection, source, spec, config, hooks).await {
+    for spec in target.client.streams() {
+        match sync_stream(target, spec).await {
             Ok(outcome) => done.push(outcome),
             Err(e) => return Err((done, e)),
         }

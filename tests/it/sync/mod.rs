@@ -11,7 +11,7 @@ use enamel_pms::limiter::Backoff;
 use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
 use enamel_sim::{FaultKind, FaultSpec, Mode, PmsKind, SimConfig, SimHandle};
 use enamel_store::{NewConnection, Store};
-use enamel_sync::{FailHook, FailPoint, Hooks, SyncConfig, sync_once};
+use enamel_sync::{FailHook, FailPoint, Hooks, SyncConfig, Target, sync_once};
 
 use crate::fixtures::practice;
 use crate::support::backend_tests;
@@ -46,6 +46,17 @@ async fn connected(store: &Store, name: &str) -> Result<(PracticeId, ConnectionI
         )
         .await?;
     Ok((p, c.id))
+}
+
+fn target<'a>(
+    store: &'a Store,
+    client: &'a OdClient,
+    practice: PracticeId,
+    connection: ConnectionId,
+    config: &'a SyncConfig,
+    hooks: &'a Hooks,
+) -> Target<'a> {
+    Target { store, client, practice, connection, source: Source::OpenDental, config, hooks }
 }
 
 /// Every table the Open Dental streams fill, as (key, hash, deleted) per row.
@@ -95,16 +106,14 @@ async fn a_first_sync_copies_the_office_and_a_second_changes_nothing(store: Stor
     let client = client(&sim);
     let (p, c) = connected(&store, "Office").await?;
     let config = SyncConfig::default();
-    let first =
-        sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default()).await.map_err(|(_, e)| e)?;
+    let first = sync_once(target(&store, &client, p, c, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     let counts = sim.control.counts();
     for outcome in &first {
         ensure!(outcome.counts.fetched as usize == counts[&outcome.stream], "{}: {:?}", outcome.stream, outcome.counts);
         ensure!(outcome.counts.quarantined == 0, "{}: {:?}", outcome.stream, outcome.counts);
     }
     ensure!(store.check_references(p).await?.is_empty());
-    let second =
-        sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default()).await.map_err(|(_, e)| e)?;
+    let second = sync_once(target(&store, &client, p, c, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     for outcome in &second {
         ensure!(
             outcome.counts.inserted + outcome.counts.updated + outcome.counts.deleted == 0,
@@ -123,9 +132,7 @@ async fn a_crash_at_any_failure_point_resumes_to_the_same_store(store: Store) ->
     let client = client(&sim);
     let config = SyncConfig::default();
     let (clean, clean_conn) = connected(&store, "Clean").await?;
-    sync_once(&store, &client, clean, clean_conn, Source::OpenDental, &config, &Hooks::default())
-        .await
-        .map_err(|(_, e)| e)?;
+    sync_once(target(&store, &client, clean, clean_conn, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     let want = fingerprint(&store, clean).await?;
     for point in [FailPoint::BeforeFetch, FailPoint::AfterFetch, FailPoint::AfterCommit] {
         for (stream, page) in
@@ -133,21 +140,11 @@ async fn a_crash_at_any_failure_point_resumes_to_the_same_store(store: Store) ->
         {
             let (p, c) = connected(&store, &format!("{point:?} {stream} {page}")).await?;
             let hook: FailHook = Arc::new(move |at, s, n| at == point && s == stream && n == page);
-            let crashed = sync_once(
-                &store,
-                &client,
-                p,
-                c,
-                Source::OpenDental,
-                &config,
-                &Hooks { fail: Some(hook), on_page: None },
-            )
-            .await;
+            let hooks = Hooks { fail: Some(hook), on_page: None };
+            let crashed = sync_once(target(&store, &client, p, c, &config, &hooks)).await;
             let (_, error) = crashed.err().context("the injected failure stops the sync")?;
             ensure!(matches!(error, enamel_sync::SyncError::Injected { .. }), "{error}");
-            sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default())
-                .await
-                .map_err(|(_, e)| e)?;
+            sync_once(target(&store, &client, p, c, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
             ensure!(
                 fingerprint(&store, p).await? == want,
                 "{point:?} at {stream} page {page}: the store differs from a clean sync"
@@ -164,12 +161,11 @@ async fn changes_in_the_pms_reach_the_store_incrementally(store: Store) -> Resul
     // A small office: five deletions are a large share of a small table.
     let config = SyncConfig { max_delete_share: 0.5, ..SyncConfig::default() };
     let (p, c) = connected(&store, "Office").await?;
-    sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default()).await.map_err(|(_, e)| e)?;
+    sync_once(target(&store, &client, p, c, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     let before: Vec<AppointmentId> = store.live_ids(p).await?;
     sim.control.advance(chrono::Duration::minutes(30));
     let changed = sim.control.mutate(5);
-    let outcomes =
-        sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default()).await.map_err(|(_, e)| e)?;
+    let outcomes = sync_once(target(&store, &client, p, c, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     let of = |stream: &str| outcomes.iter().find(|o| o.stream == stream).map(|o| o.counts).unwrap_or_default();
     ensure!(
         of("appointments").fetched < sim.control.counts()["appointments"] as u64,
@@ -201,12 +197,10 @@ async fn a_mass_deletion_is_refused_and_changes_nothing(store: Store) -> Result<
     let sim = office().await;
     let client = client(&sim);
     let (p, c) = connected(&store, "Office").await?;
-    sync_once(&store, &client, p, c, Source::OpenDental, &SyncConfig::default(), &Hooks::default())
-        .await
-        .map_err(|(_, e)| e)?;
+    sync_once(target(&store, &client, p, c, &SyncConfig::default(), &Hooks::default())).await.map_err(|(_, e)| e)?;
     let before: Vec<PatientReferralId> = store.live_ids(p).await?;
     sim.control.mutate(5); // deletes 5 of the ~15 referral attachments: over the 20 % guard
-    let (done, error) = sync_once(&store, &client, p, c, Source::OpenDental, &SyncConfig::default(), &Hooks::default())
+    let (done, error) = sync_once(target(&store, &client, p, c, &SyncConfig::default(), &Hooks::default()))
         .await
         .err()
         .context("the guard stops the sync")?;
@@ -230,8 +224,7 @@ async fn bad_rows_are_quarantined_with_their_reason(store: Store) -> Result<()> 
     let (p, c) = connected(&store, "Office").await?;
     sim.control
         .inject(FaultSpec::times(FaultKind::WrongType { field: "AptDateTime".into() }, 1).on("/api/v1/appointments"));
-    let outcomes =
-        sync_once(&store, &client, p, c, Source::OpenDental, &config, &Hooks::default()).await.map_err(|(_, e)| e)?;
+    let outcomes = sync_once(target(&store, &client, p, c, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     let appointments = outcomes.iter().find(|o| o.stream == "appointments").context("appointments")?;
     ensure!(appointments.counts.quarantined == 1, "{:?}", appointments.counts);
     let quarantined = store.quarantined(p, 100).await?;
