@@ -31,6 +31,17 @@ macro_rules! batches {
             pub fn is_empty(&self) -> bool {
                 self.len() == 0
             }
+
+            /// Appends the rows of a batch of the same entity; gives `other` back otherwise.
+            pub fn append(&mut self, other: Batch) -> Option<Batch> {
+                match (self, other) {
+                    $((Batch::$variant(rows), Batch::$variant(more)) => {
+                        rows.extend(more);
+                        None
+                    })*
+                    (_, other) => Some(other),
+                }
+            }
         }
     };
 }

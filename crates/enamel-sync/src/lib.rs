@@ -241,32 +241,11 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     };
     let mut page_no = 0;
     loop {
-        let parent = parents.get(progress.parent_index).cloned();
-        let page = match &parent {
-            // Past the last parent (or none at all): an empty last page.
-            None => enamel_pms::Page {
-                batches: Vec::new(),
-                quarantined: Vec::new(),
-                deleted: Vec::new(),
-                fetched: 0,
-                keys: Vec::new(),
-                complete: true,
-                next_offset: 0,
-                server_time: None,
-            },
-            Some(parent) => {
-                injected(FailPoint::BeforeFetch, page_no)?;
-                let request = PageRequest { offset: progress.offset, since: progress.since, parent: parent.clone() };
-                let page = client
-                    .fetch(stream, request)
-                    .await
-                    .map_err(|source| SyncError::Pms { stream: stream.to_owned(), source })?;
-                injected(FailPoint::AfterFetch, page_no)?;
-                page
-            }
-        };
+        injected(FailPoint::BeforeFetch, page_no)?;
+        let (page, parents_done) = fetch_unit(client, stream, &parents, &progress).await?;
+        injected(FailPoint::AfterFetch, page_no)?;
         // The pass ends with the last page of the last parent.
-        let pass_complete = page.complete && progress.parent_index + 1 >= parents.len();
+        let pass_complete = page.complete && progress.parent_index + parents_done >= parents.len();
         progress.pass_server_time = progress.pass_server_time.or(page.server_time);
         outcome.counts.fetched += page.fetched as u64;
         if let Some(keys) = keys.as_mut() {
@@ -321,7 +300,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
         tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
         if page.complete {
-            progress.parent_index += 1;
+            progress.parent_index += parents_done;
             progress.offset = 0;
         } else {
             progress.offset = page.next_offset;
@@ -372,6 +351,91 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     }
     tracing::info!(%practice, %connection, stream, pages = outcome.pages, fetched = outcome.counts.fetched, "stream synced");
     Ok(outcome)
+}
+
+/// Parents read together, in one transaction, for streams listed per parent.
+const PARENTS_PER_UNIT: usize = 50;
+/// Parent requests in flight at once.
+const PARENT_CONCURRENCY: usize = 8;
+
+fn empty_page() -> enamel_pms::Page {
+    enamel_pms::Page {
+        batches: Vec::new(),
+        quarantined: Vec::new(),
+        deleted: Vec::new(),
+        fetched: 0,
+        keys: Vec::new(),
+        complete: true,
+        next_offset: 0,
+        server_time: None,
+    }
+}
+
+/// Adds a page's rows to a unit being assembled.
+fn merge(into: &mut enamel_pms::Page, page: enamel_pms::Page) {
+    for batch in page.batches {
+        let mut rest = Some(batch);
+        for existing in &mut into.batches {
+            if let Some(b) = rest.take() {
+                rest = existing.append(b);
+            }
+        }
+        if let Some(b) = rest {
+            into.batches.push(b);
+        }
+    }
+    into.quarantined.extend(page.quarantined);
+    into.deleted.extend(page.deleted);
+    into.keys.extend(page.keys);
+    into.fetched += page.fetched;
+    into.server_time = into.server_time.or(page.server_time);
+}
+
+/// The next unit of work: one page of an ordinary stream; for streams listed per parent,
+/// every page of up to [`PARENTS_PER_UNIT`] parents (fetched [`PARENT_CONCURRENCY`] at a
+/// time), merged, so that a transaction covers many small parents. Returns the page and how
+/// many parents it completes.
+async fn fetch_unit(
+    client: &dyn PmsClient,
+    stream: &str,
+    parents: &[Option<String>],
+    progress: &Progress,
+) -> Result<(enamel_pms::Page, usize), SyncError> {
+    use futures::StreamExt;
+    let pms_err = |source| SyncError::Pms { stream: stream.to_owned(), source };
+    let request = |offset, parent: Option<String>| PageRequest { offset, since: progress.since, parent };
+    let Some(first) = parents.get(progress.parent_index) else {
+        // Past the last parent (or none at all): an empty last page.
+        return Ok((empty_page(), 0));
+    };
+    if first.is_none() || progress.offset > 0 {
+        // An ordinary stream, or the rest of a parent interrupted mid-way: page by page.
+        let page = client.fetch(stream, request(progress.offset, first.clone())).await.map_err(pms_err)?;
+        let done = usize::from(page.complete);
+        return Ok((page, done));
+    }
+    let chunk: Vec<String> =
+        parents[progress.parent_index..].iter().take(PARENTS_PER_UNIT).filter_map(Clone::clone).collect();
+    let pages: Vec<Result<enamel_pms::Page, PmsError>> = futures::stream::iter(chunk.iter().cloned())
+        .map(|parent| client.fetch(stream, request(0, Some(parent))))
+        .buffered(PARENT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut unit = empty_page();
+    for (parent, page) in chunk.iter().zip(pages) {
+        let mut page = page.map_err(pms_err)?;
+        // A parent with more than a page of rows: the rest, in order.
+        while !page.complete {
+            let next = client.fetch(stream, request(page.next_offset, Some(parent.clone()))).await.map_err(pms_err)?;
+            let complete = next.complete;
+            let next_offset = next.next_offset;
+            merge(&mut page, next);
+            page.complete = complete;
+            page.next_offset = next_offset;
+        }
+        merge(&mut unit, page);
+    }
+    Ok((unit, chunk.len()))
 }
 
 /// Every stream of the PMS once, in dependency order. A stream's failure is returned

@@ -135,9 +135,15 @@ async fn a_crash_at_any_failure_point_resumes_to_the_same_store(store: Store) ->
     sync_once(target(&store, &client, clean, clean_conn, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     let want = fingerprint(&store, clean).await?;
     for point in [FailPoint::BeforeFetch, FailPoint::AfterFetch, FailPoint::AfterCommit] {
-        for (stream, page) in
-            [("patients", 1), ("procedurelogs", 2), ("clinics", 0), ("claimprocs", 1), ("commlogs", 0)]
-        {
+        for (stream, page) in [
+            ("patients", 1),
+            ("procedurelogs", 2),
+            ("clinics", 0),
+            ("claimprocs", 1),
+            ("commlogs", 0),
+            ("adjustments", 1),
+            ("proctps", 0),
+        ] {
             let (p, c) = connected(&store, &format!("{point:?} {stream} {page}")).await?;
             let hook: FailHook = Arc::new(move |at, s, n| at == point && s == stream && n == page);
             let hooks = Hooks { fail: Some(hook), on_page: None };
