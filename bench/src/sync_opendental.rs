@@ -39,6 +39,9 @@ struct Args {
     /// PostgreSQL server URL (a fresh database is created and dropped).
     #[arg(long, env = "ENAMEL_TEST_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     postgres: String,
+    /// Pages of an ordinary stream per transaction (the sync's default when absent).
+    #[arg(long)]
+    pages_per_unit: Option<usize>,
 }
 
 fn peak_rss_mib() -> f64 {
@@ -102,10 +105,12 @@ async fn run(args: &Args, api: &str) -> Result<()> {
         )
         .await?;
     let client = OdClient::new(OdConfig::new(api, "dev-key", "customer-key", OdMode::Local, practice.time_zone))?;
+    let defaults = SyncConfig::default();
+    let tuned = SyncConfig { pages_per_unit: args.pages_per_unit.unwrap_or(defaults.pages_per_unit), ..defaults };
     for (label, config) in [
-        ("full sync", SyncConfig::default()),
-        ("full re-sync, unchanged", SyncConfig { full: true, ..SyncConfig::default() }),
-        ("incremental cycle, unchanged", SyncConfig::default()),
+        ("full sync", tuned.clone()),
+        ("full re-sync, unchanged", SyncConfig { full: true, ..tuned.clone() }),
+        ("incremental cycle, unchanged", tuned.clone()),
     ] {
         let started = Instant::now();
         let outcomes = sync_once(Target {

@@ -37,11 +37,22 @@ pub struct SyncConfig {
     /// Start new passes from the beginning even where a cursor allows an incremental read
     /// (a full pass also reconciles deletions).
     pub full: bool,
+    /// Pages of an ordinary stream fetched together (in parallel after the first) and
+    /// written in one transaction.
+    pub pages_per_unit: usize,
+    /// Parents of a per-parent stream fetched together and written in one transaction.
+    pub parents_per_unit: usize,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self { lookback: Duration::from_secs(5 * 60), max_delete_share: 0.2, full: false }
+        Self {
+            lookback: Duration::from_secs(5 * 60),
+            max_delete_share: 0.2,
+            full: false,
+            pages_per_unit: 8,
+            parents_per_unit: 50,
+        }
     }
 }
 
@@ -242,7 +253,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     let mut page_no = 0;
     loop {
         injected(FailPoint::BeforeFetch, page_no)?;
-        let (page, parents_done) = fetch_unit(client, stream, &parents, &progress).await?;
+        let (page, parents_done) = fetch_unit(client, stream, &parents, &progress, config).await?;
         injected(FailPoint::AfterFetch, page_no)?;
         // The pass ends with the last page of the last parent.
         let pass_complete = page.complete && progress.parent_index + parents_done >= parents.len();
@@ -353,10 +364,9 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     Ok(outcome)
 }
 
-/// Parents read together, in one transaction, for streams listed per parent.
-const PARENTS_PER_UNIT: usize = 50;
-/// Parent requests in flight at once.
-const PARENT_CONCURRENCY: usize = 8;
+/// Requests in flight at once (the client's rate limiter still spaces them where the PMS
+/// throttles).
+const CONCURRENCY: usize = 8;
 
 fn empty_page() -> enamel_pms::Page {
     enamel_pms::Page {
@@ -391,15 +401,16 @@ fn merge(into: &mut enamel_pms::Page, page: enamel_pms::Page) {
     into.server_time = into.server_time.or(page.server_time);
 }
 
-/// The next unit of work: one page of an ordinary stream; for streams listed per parent,
-/// every page of up to [`PARENTS_PER_UNIT`] parents (fetched [`PARENT_CONCURRENCY`] at a
-/// time), merged, so that a transaction covers many small parents. Returns the page and how
-/// many parents it completes.
+/// The next unit of work, merged into one page so that one transaction covers it: up to
+/// `pages_per_unit` pages of an ordinary stream, or for streams listed per parent every page
+/// of up to `parents_per_unit` parents; [`CONCURRENCY`] requests in flight. Returns the page
+/// and how many parents it completes.
 async fn fetch_unit(
     client: &dyn PmsClient,
     stream: &str,
     parents: &[Option<String>],
     progress: &Progress,
+    config: &SyncConfig,
 ) -> Result<(enamel_pms::Page, usize), SyncError> {
     use futures::StreamExt;
     let pms_err = |source| SyncError::Pms { stream: stream.to_owned(), source };
@@ -409,16 +420,40 @@ async fn fetch_unit(
         return Ok((empty_page(), 0));
     };
     if first.is_none() || progress.offset > 0 {
-        // An ordinary stream, or the rest of a parent interrupted mid-way: page by page.
-        let page = client.fetch(stream, request(progress.offset, first.clone())).await.map_err(pms_err)?;
-        let done = usize::from(page.complete);
-        return Ok((page, done));
+        // An ordinary stream (or the rest of a parent interrupted mid-way): the next page, and
+        // when it is full, up to `pages_per_unit` − 1 more fetched in parallel and merged.
+        let head = client.fetch(stream, request(progress.offset, first.clone())).await.map_err(pms_err)?;
+        if head.complete || head.fetched == 0 {
+            let done = usize::from(head.complete);
+            return Ok((head, done));
+        }
+        let page_size = head.fetched;
+        let offsets: Vec<usize> =
+            (0..config.pages_per_unit.max(1) - 1).map(|i| head.next_offset + i * page_size).collect();
+        let pages: Vec<Result<enamel_pms::Page, PmsError>> = futures::stream::iter(offsets)
+            .map(|offset| client.fetch(stream, request(offset, first.clone())))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut unit = head;
+        for page in pages {
+            let page = page.map_err(pms_err)?;
+            let (complete, next_offset) = (page.complete, page.next_offset);
+            merge(&mut unit, page);
+            unit.complete = complete;
+            unit.next_offset = next_offset;
+            if complete {
+                break;
+            }
+        }
+        let done = usize::from(unit.complete);
+        return Ok((unit, done));
     }
     let chunk: Vec<String> =
-        parents[progress.parent_index..].iter().take(PARENTS_PER_UNIT).filter_map(Clone::clone).collect();
+        parents[progress.parent_index..].iter().take(config.parents_per_unit.max(1)).filter_map(Clone::clone).collect();
     let pages: Vec<Result<enamel_pms::Page, PmsError>> = futures::stream::iter(chunk.iter().cloned())
         .map(|parent| client.fetch(stream, request(0, Some(parent))))
-        .buffered(PARENT_CONCURRENCY)
+        .buffered(CONCURRENCY)
         .collect()
         .await;
     let mut unit = empty_page();
