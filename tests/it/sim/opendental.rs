@@ -357,30 +357,16 @@ async fn the_same_seed_gives_the_same_bytes() {
 async fn the_control_routes_drive_a_simulator_over_http() {
     let od = Od::start(|_| {}).await;
     let url = |p: &str| format!("{}/_sim/{p}", od.sim.base_url);
+    let post = |url: String, body: Value| {
+        let request = od.http.post(url).json(&body);
+        async move { request.send().await.expect("sent").json::<Value>().await.expect("json") }
+    };
     let state: Value = od.http.get(url("state")).send().await.expect("sent").json().await.expect("json");
     assert_eq!((state["pms"].clone(), state["now"].clone()), (json!("open_dental"), json!("2026-03-02 10:00:00")));
     assert!(state["counts"]["patients"].as_u64().is_some_and(|n| n > 100));
-    let now: Value = od
-        .http
-        .post(url("clock"))
-        .json(&json!({"seconds": 90}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let now = post(url("clock"), json!({"seconds": 90})).await;
     assert_eq!(now["now"], json!("2026-03-02 10:01:30"));
-    let changed: Value = od
-        .http
-        .post(url("mutate"))
-        .json(&json!({"per_stream": 2}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let changed = post(url("mutate"), json!({"per_stream": 2})).await;
     assert_eq!(changed["inserted"]["appointments"], json!(2));
     let fault = json!({"kind": "server_error", "count": 1, "path": "/api/v1/providers"});
     assert!(od.http.post(url("faults")).json(&fault).send().await.expect("sent").status().is_success());

@@ -259,9 +259,8 @@ impl OdClient {
                             self.limiter.defer(wait).await;
                             Duration::ZERO
                         }
-                        (500..=599, body) => {
+                        (500..=599, _) => {
                             last_reason = format!("HTTP {status}");
-                            let _ = body;
                             backoff.delay(attempt)
                         }
                         (_, body) => {
