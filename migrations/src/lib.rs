@@ -10,6 +10,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_canonical_model;
 mod m20261121_000002_sync_quarantine;
+mod m20261121_000003_api_key;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_canonical_model::Migration),
             Box::new(m20261121_000002_sync_quarantine::Migration),
+            Box::new(m20261121_000003_api_key::Migration),
         ]
     }
 }

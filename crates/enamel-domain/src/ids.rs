@@ -168,6 +168,8 @@ entity_ids! {
     SourceReferenceId => "source_reference";
     /// One recorded run of one sync stream.
     SyncRunId => "sync_run";
+    /// An API key: a caller's credential, bound to one practice.
+    ApiKeyId => "api_key";
 }
 
 /// Which PMS a row came from.

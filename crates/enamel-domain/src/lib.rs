@@ -10,6 +10,7 @@
 //! foreign keys by the PMS's own keys ([`Keyed`]); the store resolves them and hands back
 //! records whose foreign keys are internal ids ([`Linked`], the default).
 
+pub mod auth;
 pub mod batch;
 pub mod date;
 pub mod enums;
@@ -19,7 +20,9 @@ pub mod practice;
 pub mod records;
 pub mod row;
 pub mod teeth;
+pub mod views;
 
+pub use auth::{ApiKey, Scope};
 pub use batch::Batch;
 pub use date::PartialDate;
 pub use ids::{EntityId, PracticeId, Source, SourceKey};

@@ -48,6 +48,62 @@ pub enum Command {
     Connection(ConnectionCommand),
     /// Sync a practice's PMS connections once.
     Sync(SyncArgs),
+    /// Serve the GraphQL API.
+    Serve(ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Print the GraphQL schema (SDL), as committed in `schema.graphql`.
+    Schema,
+}
+
+/// `enamel serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ENAMEL_LISTEN", default_value = "127.0.0.1:4000")]
+    pub listen: std::net::SocketAddr,
+    /// Serve GraphiQL at `/`.
+    #[arg(long, env = "ENAMEL_GRAPHIQL")]
+    pub graphiql: bool,
+    /// Answer introspection queries and suggest field names in errors.
+    #[arg(long, env = "ENAMEL_INTROSPECTION")]
+    pub introspection: bool,
+}
+
+/// `enamel apikey …`.
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key and print its token (shown only now).
+    Create {
+        /// The practice.
+        #[arg(long)]
+        practice: String,
+        /// A label (`frontend`, `ai-service`).
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: read, context, propose, approve, admin.
+        #[arg(long, default_value = "read")]
+        scopes: String,
+        /// Days until it expires (never by default).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List a practice's keys (never their secrets).
+    List {
+        /// The practice.
+        #[arg(long)]
+        practice: String,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// The practice.
+        #[arg(long)]
+        practice: String,
+        /// The key's id.
+        #[arg(long)]
+        id: String,
+    },
 }
 
 /// Which PMS a connection reaches.
@@ -125,6 +181,15 @@ pub struct DemoArgs {
     /// Simulator seed (same seed, same office).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Port to serve GraphQL on (0 picks a free one).
+    #[arg(long, default_value_t = 4000)]
+    pub port: u16,
+    /// Keep the demo store (`enamel.db`) in this folder instead of `DATABASE_URL`.
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Sync, print the keys, and exit without serving.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 /// `enamel migrate` options.

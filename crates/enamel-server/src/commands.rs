@@ -8,7 +8,8 @@ use enamel_domain::Currency;
 use enamel_store::{Backend, NewPractice, Store, redact_url};
 
 use crate::cli::{
-    ApiMode, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs, PracticeCommand, SyncArgs,
+    ApiMode, ApikeyCommand, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs, PracticeCommand,
+    ServeArgs, SyncArgs,
 };
 use crate::secrets::{MasterKey, OdCredentials};
 
@@ -19,7 +20,87 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Practice(cmd) => practice(&cli.database_url, cmd).await,
         Command::Connection(cmd) => connection(&cli.database_url, cli.master_key.as_deref(), cmd).await,
         Command::Sync(args) => sync(&cli.database_url, cli.master_key.as_deref(), args).await,
+        Command::Serve(args) => serve(&cli.database_url, args).await,
+        Command::Apikey(cmd) => apikey(&cli.database_url, cmd).await,
+        Command::Schema => {
+            print!("{}", enamel_graphql::sdl());
+            Ok(())
+        }
     }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn serve(url: &str, args: ServeArgs) -> Result<()> {
+    let store = open_migrated(url).await?;
+    let api = enamel_graphql::Api::new(
+        store.clone(),
+        enamel_graphql::Options { introspection: args.introspection, ..Default::default() },
+    );
+    let config = crate::http::HttpConfig { graphiql: args.graphiql, ..Default::default() };
+    let router = crate::http::router(api, store, config);
+    crate::http::serve(args.listen, router, |addr| println!("graphql http://{addr}/graphql"), shutdown_signal()).await
+}
+
+async fn apikey(url: &str, cmd: ApikeyCommand) -> Result<()> {
+    let store = open_migrated(url).await?;
+    match cmd {
+        ApikeyCommand::Create { practice, name, scopes, expires_in_days } => {
+            let practice = practice_id(&practice)?;
+            let scopes = enamel_domain::Scope::parse_list(&scopes).map_err(anyhow::Error::msg)?;
+            let expires = expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let (key, token) = store.create_api_key(practice, &name, &scopes, expires).await?;
+            println!("{token}");
+            eprintln!(
+                "created key {} ({}) with scopes {}; the token is shown only once",
+                key.id,
+                key.name,
+                enamel_domain::Scope::join(&key.scopes)
+            );
+        }
+        ApikeyCommand::List { practice } => {
+            for key in store.api_keys(practice_id(&practice)?).await? {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else if !key.is_usable(chrono::Utc::now()) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    key.id,
+                    key.prefix,
+                    key.name,
+                    enamel_domain::Scope::join(&key.scopes),
+                    state
+                );
+            }
+        }
+        ApikeyCommand::Revoke { practice, id } => {
+            let id = id.parse::<uuid::Uuid>().with_context(|| format!("{id:?} is not an API key id"))?;
+            let key = store.revoke_api_key(practice_id(&practice)?, id.into()).await?;
+            println!("revoked {} ({})", key.id, key.name);
+        }
+    }
+    Ok(())
 }
 
 async fn connect(url: &str) -> Result<Store> {
@@ -313,6 +394,14 @@ async fn demo(url: &str, args: DemoArgs) -> Result<()> {
     use indicatif::MultiProgress;
 
     let started = std::time::Instant::now();
+    let url = match &args.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            format!("sqlite://{}?mode=rwc", dir.join("enamel.db").display())
+        }
+        None => url.to_owned(),
+    };
+    let url = url.as_str();
     let store = connect(url).await?;
     store.migrate().await.context("migration failed")?;
 
@@ -393,7 +482,60 @@ async fn demo(url: &str, args: DemoArgs) -> Result<()> {
     if !dangling.is_empty() {
         bail!("dangling references after the demo sync: {dangling:?}");
     }
-    Ok(())
+
+    // A fresh key per run (tokens are shown once); older demo keys are revoked.
+    let key_name = "opendental";
+    for old in store.api_keys(practice.id).await? {
+        if old.name == key_name && old.revoked_at.is_none() {
+            store.revoke_api_key(practice.id, old.id).await?;
+        }
+    }
+    let all_scopes: Vec<enamel_domain::Scope> = <enamel_domain::Scope as strum::IntoEnumIterator>::iter().collect();
+    let (_, token) = store.create_api_key(practice.id, key_name, &all_scopes, None).await?;
+    let keys = vec![(key_name.to_owned(), token)];
+    if args.no_serve {
+        for (name, token) in &keys {
+            println!("api-key {name} {token}");
+        }
+        return Ok(());
+    }
+
+    sim_keepalive(sim, store, keys, args.port).await
+}
+
+/// Serves the demo's GraphQL API (GraphiQL and introspection on) while the simulator
+/// keeps running, until Ctrl-C.
+async fn sim_keepalive(sim: enamel_sim::SimHandle, store: Store, keys: Vec<(String, String)>, port: u16) -> Result<()> {
+    let api =
+        enamel_graphql::Api::new(store.clone(), enamel_graphql::Options { introspection: true, ..Default::default() });
+    let config = crate::http::HttpConfig { graphiql: true, ..Default::default() };
+    let router = crate::http::router(api, store, config);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let result = crate::http::serve(
+        addr,
+        router,
+        |bound| {
+            println!();
+            println!("GraphiQL  http://{bound}/  (paste a key below into the Authorization header)");
+            println!("graphql http://{bound}/graphql");
+            for (name, token) in &keys {
+                println!("api-key {name} {token}");
+            }
+            println!();
+            println!("Example:");
+            println!(
+                "  curl -s http://{bound}/graphql -H 'Content-Type: application/json' -H 'Authorization: Bearer {}' \\",
+                keys.first().map_or("KEY", |k| k.1.as_str())
+            );
+            println!("    -d '{{\"query\":\"{{ patients(first: 3) {{ edges {{ node {{ firstName lastName appointments(first: 2) {{ edges {{ node {{ startAt status }} }} }} }} }} }} }}\"}}'");
+            println!();
+            println!("Ctrl-C stops the demo.");
+        },
+        shutdown_signal(),
+    )
+    .await;
+    drop(sim);
+    result
 }
 
 #[cfg(test)]
@@ -434,10 +576,10 @@ mod tests {
         let bad_zone = run_with(&url, &["practice", "add", "--name", "X", "--time-zone", "Mars/Olympus"]).await;
         assert!(format!("{:#}", bad_zone.err().context("expected an error")?).contains("unknown time zone"));
         assert_eq!(store.practices().await?.len(), 1, "a rejected command changes nothing");
-        run_with(&url, &["demo"]).await?;
-        run_with(&url, &["demo"]).await?;
+        run_with(&url, &["demo", "--no-serve"]).await?;
+        run_with(&url, &["demo", "--no-serve"]).await?;
         assert_eq!(store.practices().await?.len(), 2, "the demo creates its practice once");
-        let demo_name = demo_practice(&DemoArgs { scale: enamel_sim::Scale::Small, seed: 1 });
+        let demo_name = demo_practice(&DemoArgs { scale: enamel_sim::Scale::Small, seed: 1, port: 0, data_dir: None, no_serve: true });
         let demo = store.practices().await?.into_iter().find(|p| p.name == demo_name).context("demo practice")?;
         let runs = store.sync_runs(demo.id, 100).await?;
         assert!(runs.iter().all(|r| r.status == enamel_domain::SyncRunStatus::Succeeded) && !runs.is_empty());

@@ -9,6 +9,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod http;
 mod secrets;
 mod telemetry;
 

@@ -28,6 +28,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+mod api_key;
 mod column;
 mod error;
 mod integrity;
@@ -36,6 +37,7 @@ mod quarantine;
 mod raw;
 mod read;
 mod reconcile;
+mod search;
 mod sql;
 mod sync_state;
 mod table;
@@ -48,8 +50,15 @@ pub use practice::{NewConnection, NewPractice};
 pub use quarantine::{QuarantineEntry, Quarantined};
 pub use read::ChildPage;
 pub use reconcile::SoftDelete;
+pub use search::{
+    All, AppointmentFilter, ClaimFilter, Filter, ListPage, PatientFilter, PaymentFilter, ProcedureCodeFilter,
+    ProcedureFilter,
+};
 pub use sync_state::Checkpoint;
 pub use table::{Link, Sort, Table, Unresolved, Upsert};
+
+/// The record type of the rows of table `T` (`RecordOf<PatientId>` = `Patient`).
+pub type RecordOf<T> = <T as table::sealed::TableDef>::Record;
 pub use upsert::{Rejected, UpsertReport, content_hash};
 
 /// The database behind a store.
@@ -290,6 +299,42 @@ impl Store {
         practice::connection(&self.db, practice_id, id).await
     }
 
+    // API keys.
+
+    /// Creates an API key for the practice; returns it with its token, which is shown
+    /// only now (the store keeps a hash).
+    pub async fn create_api_key(
+        &self,
+        practice: PracticeId,
+        name: &str,
+        scopes: &[enamel_domain::Scope],
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(enamel_domain::ApiKey, String)> {
+        let _writer = self.write_guard().await;
+        api_key::create(&self.db, practice, name, scopes, expires_at).await
+    }
+
+    /// The key a bearer token names, when its secret matches (expired and revoked keys
+    /// included: check [`enamel_domain::ApiKey::is_usable`]).
+    pub async fn authenticate(&self, token: &str) -> Result<Option<enamel_domain::ApiKey>> {
+        api_key::authenticate(&self.db, token).await
+    }
+
+    /// The practice's API keys, oldest first.
+    pub async fn api_keys(&self, practice: PracticeId) -> Result<Vec<enamel_domain::ApiKey>> {
+        api_key::list(&self.db, practice).await
+    }
+
+    /// Revokes a key (idempotent).
+    pub async fn revoke_api_key(
+        &self,
+        practice: PracticeId,
+        id: enamel_domain::ids::ApiKeyId,
+    ) -> Result<enamel_domain::ApiKey> {
+        let _writer = self.write_guard().await;
+        api_key::revoke(&self.db, practice, id).await
+    }
+
     // Synced rows.
 
     /// Upserts a batch in its own transaction. See [`Tx::upsert`].
@@ -345,6 +390,44 @@ impl Store {
         page: ChildPage<T>,
     ) -> Result<Vec<Stored<T::Record>>> {
         read::children(&self.db, practice, link, parents, page).await
+    }
+
+    /// Like [`Store::children`], each row paired with its parent's id (what a dataloader
+    /// needs to hand each parent its rows). One statement.
+    pub async fn children_of<T: Table, P: EntityId>(
+        &self,
+        practice: PracticeId,
+        link: Link<T, P>,
+        parents: &[P],
+        page: ChildPage<T>,
+    ) -> Result<Vec<(P, Stored<T::Record>)>> {
+        read::children_of(&self.db, practice, link, parents, page).await
+    }
+
+    /// How many live children each parent has through `link` (parents without children
+    /// are absent). One statement.
+    pub async fn count_children<T: Table, P: EntityId>(
+        &self,
+        practice: PracticeId,
+        link: Link<T, P>,
+        parents: &[P],
+    ) -> Result<Vec<(P, u64)>> {
+        read::count_children(&self.db, practice, link, parents).await
+    }
+
+    /// One page of the live rows matching `filter`. One statement.
+    pub async fn list<F: Filter>(
+        &self,
+        practice: PracticeId,
+        filter: &F,
+        page: ListPage<F::Table>,
+    ) -> Result<Vec<Stored<<F::Table as table::sealed::TableDef>::Record>>> {
+        search::list(&self.db, practice, filter, page).await
+    }
+
+    /// How many live rows match `filter`. One statement.
+    pub async fn count<F: Filter>(&self, practice: PracticeId, filter: &F) -> Result<u64> {
+        search::count(&self.db, practice, filter).await
     }
 
     /// The last raw PMS payload of a row.

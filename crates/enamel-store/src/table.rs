@@ -55,6 +55,11 @@ impl<T> Sort<T> {
     pub(crate) const fn new(column: &'static str) -> Self {
         Self { column, _table: PhantomData }
     }
+
+    /// The column sorted on.
+    pub fn column(&self) -> &'static str {
+        self.column
+    }
 }
 
 impl<T> Clone for Sort<T> {

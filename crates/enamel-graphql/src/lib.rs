@@ -1,0 +1,195 @@
+//! Enamel's GraphQL API (DESIGN §4): every canonical entity as a type, every relation as a
+//! field resolved through per-request dataloaders, Relay connections paged in SQL, derived
+//! views (ledger, aging, coverage, fees, plan totals), the AI context, limits and stable
+//! error codes.
+//!
+//! The only crate that knows `async-graphql`. The server hands each request a [`Viewer`]
+//! (from the caller's credential) and fresh [`loader::Loaders`]; see [`Api::execute`].
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, ServerError, ServerResult, Variables};
+use enamel_store::Store;
+
+pub mod connection;
+pub mod enums;
+pub mod error;
+pub mod global_id;
+pub mod loader;
+pub mod node;
+pub mod present;
+pub mod query;
+pub mod types;
+pub mod viewer;
+pub mod views;
+
+pub use error::{ApiError, Code};
+pub use viewer::Viewer;
+
+/// The schema type.
+pub type EnamelSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+
+/// Limits on what one request may ask.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest selection nesting.
+    pub depth: usize,
+    /// Largest complexity (one per field, connections weigh by their page size).
+    pub complexity: usize,
+    /// Most aliases in one document.
+    pub aliases: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { depth: 12, complexity: 20_000, aliases: 30 }
+    }
+}
+
+/// How the API is built.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Limits.
+    pub limits: Limits,
+    /// Serve introspection and "did you mean" suggestions (the demo turns them on).
+    pub introspection: bool,
+}
+
+/// The API: a schema over a store.
+#[derive(Clone)]
+pub struct Api {
+    schema: EnamelSchema,
+    store: Store,
+}
+
+impl Api {
+    /// Builds the API over `store`.
+    pub fn new(store: Store, options: Options) -> Api {
+        Api { schema: schema(Some(store.clone()), options), store }
+    }
+
+    /// Runs one GraphQL request (JSON body already parsed) for `viewer` (None when the
+    /// caller sent no valid credential: every field then answers `UNAUTHENTICATED`).
+    pub async fn execute(&self, request: Request, viewer: Option<Viewer>) -> Response {
+        let mut req = async_graphql::Request::new(request.query).variables(Variables::from_json(request.variables));
+        if let Some(name) = request.operation_name {
+            req = req.operation_name(name);
+        }
+        if let Some(v) = viewer {
+            req = req.data(loader::loaders(self.store.clone(), v.practice_id())).data(v);
+        }
+        let resp = self.schema.execute(req).await;
+        Response(serde_json::to_value(&resp).unwrap_or_else(
+            |_| serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}),
+        ))
+    }
+
+    /// The schema in SDL.
+    pub fn sdl(&self) -> String {
+        self.schema.sdl()
+    }
+}
+
+/// One GraphQL request.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    /// The document.
+    pub query: String,
+    /// Which operation of the document to run.
+    #[serde(default)]
+    pub operation_name: Option<String>,
+    /// Variables.
+    #[serde(default)]
+    pub variables: serde_json::Value,
+}
+
+/// A GraphQL response as JSON.
+#[derive(Debug, Clone)]
+pub struct Response(pub serde_json::Value);
+
+/// A response carrying only an error with a code (for failures before execution: a
+/// malformed body, a batched request, an invalid credential).
+pub fn error_response(code: Code, message: &str) -> Response {
+    Response(serde_json::json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]}))
+}
+
+fn schema(store: Option<Store>, options: Options) -> EnamelSchema {
+    let mut builder = Schema::build(query::Query, EmptyMutation, EmptySubscription)
+        .limit_depth(options.limits.depth)
+        .limit_complexity(options.limits.complexity)
+        .extension(AliasLimit(options.limits.aliases));
+    if !options.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(store) = store {
+        builder = builder.data(store);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema(None, Options::default()).sdl()
+}
+
+/// The GraphiQL page for an endpoint.
+pub fn graphiql_html(endpoint: &str) -> String {
+    async_graphql::http::GraphiQLSource::build().endpoint(endpoint).title("Enamel GraphiQL").finish()
+}
+
+/// Refuses documents with more aliases than allowed (`LIMIT_EXCEEDED`).
+struct AliasLimit(usize);
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimitExt(self.0))
+    }
+}
+
+struct AliasLimitExt(usize);
+
+fn count_aliases(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+    if depth > 64 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node, doc, depth + 1)
+            }
+            Selection::InlineFragment(i) => count_aliases(&i.node.selection_set.node, doc, depth + 1),
+            Selection::FragmentSpread(s) => doc
+                .fragments
+                .get(&s.node.fragment_name.node)
+                .map_or(0, |f| count_aliases(&f.node.selection_set.node, doc, depth + 1)),
+        })
+        .sum()
+}
+
+#[async_trait::async_trait]
+impl Extension for AliasLimitExt {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let aliases: usize =
+            doc.operations.iter().map(|(_, op)| count_aliases(&op.node.selection_set.node, &doc, 0)).sum();
+        if aliases > self.0 {
+            let mut err =
+                ServerError::new(format!("the document has {aliases} aliases; at most {} are allowed", self.0), None);
+            let mut ext = async_graphql::ErrorExtensionValues::default();
+            ext.set("code", Code::LimitExceeded.as_str());
+            err.extensions = Some(ext);
+            return Err(err);
+        }
+        Ok(doc)
+    }
+}
