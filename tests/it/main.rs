@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod fixtures;
+mod graphql;
 mod pms;
 mod sim;
 mod store;

@@ -14,6 +14,7 @@ use async_graphql::{EmptyMutation, EmptySubscription, Schema, ServerError, Serve
 use enamel_store::Store;
 
 pub mod connection;
+pub mod context;
 pub mod enums;
 pub mod error;
 pub mod global_id;
@@ -55,19 +56,31 @@ pub struct Options {
     pub limits: Limits,
     /// Serve introspection and "did you mean" suggestions (the demo turns them on).
     pub introspection: bool,
+    /// A fixed "now" for the views that depend on the date (aging, next visit, context);
+    /// tests pin it, production leaves it unset.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// How long a dataloader waits for more keys after the first before it reads (default
+    /// 2 ms). Siblings of a list register their keys in one pass, usually well within it.
+    pub batch_delay: Option<std::time::Duration>,
 }
+
+/// The instant the views treat as now.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Now(pub(crate) Option<chrono::DateTime<chrono::Utc>>);
 
 /// The API: a schema over a store.
 #[derive(Clone)]
 pub struct Api {
     schema: EnamelSchema,
     store: Store,
+    batch_delay: std::time::Duration,
 }
 
 impl Api {
     /// Builds the API over `store`.
     pub fn new(store: Store, options: Options) -> Api {
-        Api { schema: schema(Some(store.clone()), options), store }
+        let batch_delay = options.batch_delay.unwrap_or(std::time::Duration::from_millis(2));
+        Api { schema: schema(Some(store.clone()), options), store, batch_delay }
     }
 
     /// Runs one GraphQL request (JSON body already parsed) for `viewer` (None when the
@@ -78,7 +91,7 @@ impl Api {
             req = req.operation_name(name);
         }
         if let Some(v) = viewer {
-            req = req.data(loader::loaders(self.store.clone(), v.practice_id())).data(v);
+            req = req.data(loader::loaders(self.store.clone(), v.practice_id(), self.batch_delay)).data(v);
         }
         let resp = self.schema.execute(req).await;
         Response(serde_json::to_value(&resp).unwrap_or_else(
@@ -120,7 +133,8 @@ fn schema(store: Option<Store>, options: Options) -> EnamelSchema {
     let mut builder = Schema::build(query::Query, EmptyMutation, EmptySubscription)
         .limit_depth(options.limits.depth)
         .limit_complexity(options.limits.complexity)
-        .extension(AliasLimit(options.limits.aliases));
+        .extension(AliasLimit(options.limits.aliases))
+        .data(Now(options.now));
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -20,11 +20,17 @@ pub struct StoreLoader {
 }
 
 /// A request's loaders.
-pub type Loaders = DataLoader<StoreLoader>;
+pub type Loaders = DataLoader<StoreLoader, async_graphql::dataloader::HashMapCache>;
 
-/// Builds the loaders of one request.
-pub fn loaders(store: Store, practice: PracticeId) -> Loaders {
-    DataLoader::new(StoreLoader { store, practice }, tokio::spawn)
+/// Builds the loaders of one request. Keys asked for within `delay` of the first are
+/// loaded together; rows are cached for the request (a row asked for twice is read once).
+pub fn loaders(store: Store, practice: PracticeId, delay: std::time::Duration) -> Loaders {
+    DataLoader::with_cache(
+        StoreLoader { store, practice },
+        tokio::spawn,
+        async_graphql::dataloader::HashMapCache::default(),
+    )
+    .delay(delay)
 }
 
 /// A row by id.

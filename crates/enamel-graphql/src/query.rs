@@ -65,6 +65,15 @@ pub struct StreamStatus {
     pub last_run: SyncRunInfo,
 }
 
+/// The practice's A/R aging.
+#[derive(SimpleObject)]
+pub struct PracticeAging {
+    /// The buckets, summed over families.
+    pub aging: crate::views::AgingView,
+    /// How many families (with any ledger rows) were aged.
+    pub families: i32,
+}
+
 /// Outcome of a sync run.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "enamel_domain::SyncRunStatus")]
@@ -371,6 +380,13 @@ impl Query {
     /// A family by id.
     async fn family(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Family> {
         load(ctx, FamilyId::from(decode_as(&id, "Family")?)).await
+    }
+
+    /// The practice's A/R aging: every family's aging summed (payments applied to each
+    /// family's oldest charges first).
+    async fn ar_aging(&self, ctx: &Context<'_>, as_of: Option<NaiveDate>) -> ApiResult<PracticeAging> {
+        let (aging, families) = crate::views::practice_aging(ctx, as_of).await?;
+        Ok(PracticeAging { aging, families })
     }
 
     /// The most recent sync runs, newest first.

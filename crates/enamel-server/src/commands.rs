@@ -579,7 +579,13 @@ mod tests {
         run_with(&url, &["demo", "--no-serve"]).await?;
         run_with(&url, &["demo", "--no-serve"]).await?;
         assert_eq!(store.practices().await?.len(), 2, "the demo creates its practice once");
-        let demo_name = demo_practice(&DemoArgs { scale: enamel_sim::Scale::Small, seed: 1, port: 0, data_dir: None, no_serve: true });
+        let demo_name = demo_practice(&DemoArgs {
+            scale: enamel_sim::Scale::Small,
+            seed: 1,
+            port: 0,
+            data_dir: None,
+            no_serve: true,
+        });
         let demo = store.practices().await?.into_iter().find(|p| p.name == demo_name).context("demo practice")?;
         let runs = store.sync_runs(demo.id, 100).await?;
         assert!(runs.iter().all(|r| r.status == enamel_domain::SyncRunStatus::Succeeded) && !runs.is_empty());

@@ -56,6 +56,11 @@ impl<T> Sort<T> {
         Self { column, _table: PhantomData }
     }
 
+    /// Creation order (ids are time-ordered UUIDs), for any table.
+    pub fn by_id() -> Self {
+        Self::new("id")
+    }
+
     /// The column sorted on.
     pub fn column(&self) -> &'static str {
         self.column

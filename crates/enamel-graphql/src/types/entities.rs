@@ -167,7 +167,39 @@ entity! {
             /// Patient rows whose `family` is this family (in last name order).
             members: Patient via patient::BY_FAMILY by LAST_NAME asc,
         }
-        extra {}
+        extra {
+            /// The guarantor: the member who answers for the family.
+            async fn guarantor(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<Option<Patient>> {
+                crate::viewer::reader(ctx)?;
+                let members = crate::views::family_members(ctx, self.0.id).await?;
+                Ok(members.iter().find(|m| m.data.is_guarantor).cloned().map(<Patient as crate::connection::Entity>::wrap))
+            }
+
+            /// The family's ledger: every member's lines, with a running balance.
+            async fn ledger(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<crate::views::LedgerView> {
+                let members = crate::views::member_ids(ctx, self.0.id).await?;
+                let l = crate::views::ledger_of(ctx, &members).await?;
+                Ok(crate::views::ledger_view(&l, crate::viewer::currency(ctx)))
+            }
+
+            /// The family's balance.
+            async fn balance(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<crate::present::Money> {
+                let members = crate::views::member_ids(ctx, self.0.id).await?;
+                let l = crate::views::ledger_of(ctx, &members).await?;
+                Ok(crate::present::Money::of(l.balance, crate::viewer::currency(ctx)))
+            }
+
+            /// The family's A/R aging as of a date (default today).
+            async fn aging(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                as_of: Option<chrono::NaiveDate>,
+            ) -> crate::error::ApiResult<crate::views::AgingView> {
+                let members = crate::views::member_ids(ctx, self.0.id).await?;
+                let l = crate::views::ledger_of(ctx, &members).await?;
+                Ok(crate::views::aging_view(ctx, &l, as_of))
+            }
+        }
     }
 }
 
@@ -268,7 +300,78 @@ entity! {
             /// Commlog rows whose `patient` is this patient (newest first).
             commlogs: Commlog via commlog::BY_PATIENT by COMMUNICATED_AT desc,
         }
-        extra {}
+        extra {
+            /// The patient's ledger: completed procedures, payments, insurance payments,
+            /// write-offs and adjustments, in date order with a running balance.
+            async fn ledger(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<crate::views::LedgerView> {
+                let l = crate::views::ledger_of(ctx, &[self.0.id]).await?;
+                Ok(crate::views::ledger_view(&l, crate::viewer::currency(ctx)))
+            }
+
+            /// The patient's balance: charges minus credits.
+            async fn balance(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<crate::present::Money> {
+                let l = crate::views::ledger_of(ctx, &[self.0.id]).await?;
+                Ok(crate::present::Money::of(l.balance, crate::viewer::currency(ctx)))
+            }
+
+            /// The patient's A/R aging as of a date (default: today in the practice's zone).
+            async fn aging(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                as_of: Option<chrono::NaiveDate>,
+            ) -> crate::error::ApiResult<crate::views::AgingView> {
+                let l = crate::views::ledger_of(ctx, &[self.0.id]).await?;
+                Ok(crate::views::aging_view(ctx, &l, as_of))
+            }
+
+            /// The patient's tags, by name.
+            async fn tags(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<Vec<PatientTag>> {
+                crate::views::tags(ctx, self.0.id).await
+            }
+
+            /// The next scheduled appointment.
+            async fn next_appointment(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<Option<Appointment>> {
+                crate::views::next_or_last(ctx, self.0.id, true).await
+            }
+
+            /// The last completed appointment.
+            async fn last_visit(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<Option<Appointment>> {
+                crate::views::next_or_last(ctx, self.0.id, false).await
+            }
+
+            /// The fee of a procedure code for this patient: the primary plan's fee
+            /// schedule, then the patient's, then the primary provider's, else the code's
+            /// default fee; the most specific fee (location, provider) of a schedule wins.
+            async fn fee(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(desc = "The procedure code's id.")] procedure_code: async_graphql::ID,
+            ) -> crate::error::ApiResult<Option<crate::views::FeeView>> {
+                crate::views::fee_of(ctx, &self.0, &procedure_code).await
+            }
+
+            /// What insurance and the patient would pay for a procedure: the patient's
+            /// active plans in order, the benefit for the code's category, deductible,
+            /// annual maximum used this benefit year and frequency limits.
+            async fn coverage_estimate(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(desc = "The procedure code's id.")] procedure_code: async_graphql::ID,
+                #[graphql(desc = "The fee (`\"120.00\"`); default: the patient's fee for the code.")] fee: Option<String>,
+                #[graphql(desc = "Date of service; default today.")] on: Option<chrono::NaiveDate>,
+            ) -> crate::error::ApiResult<crate::views::CoverageEstimateView> {
+                crate::views::coverage_estimate(ctx, &self.0, &procedure_code, fee, on).await
+            }
+
+            /// A compact, stable summary for language models (scope `read` or `context`):
+            /// age band, active insurance with remaining benefits, balance and aging, last
+            /// and next visit, open treatment with estimates, recent communications; as
+            /// fields and as a text block. It never includes identifiers (last name, SSN,
+            /// address, phone, e-mail).
+            async fn context(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<crate::context::PatientContext> {
+                crate::context::patient_context(ctx, &self.0).await
+            }
+        }
     }
 }
 
@@ -664,7 +767,12 @@ entity! {
             /// PaymentAllocation rows whose `treatment_plan` is this treatment plan (newest first).
             payment_allocations: PaymentAllocation via payment_allocation::BY_TREATMENT_PLAN by ALLOCATED_ON desc,
         }
-        extra {}
+        extra {
+            /// Totals: fee, insurance estimate, patient portion, paid and residual.
+            async fn totals(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<crate::views::PlanTotalsView> {
+                crate::views::plan_totals(ctx, self.0.id).await
+            }
+        }
     }
 }
 
