@@ -15,3 +15,4 @@ mod sim;
 mod store;
 mod support;
 mod sync;
+mod tdental;

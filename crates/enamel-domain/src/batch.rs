@@ -32,6 +32,14 @@ macro_rules! batches {
                 self.len() == 0
             }
 
+            /// Keeps one row per PMS key, the last one seen (offset paging over a list that
+            /// changes meanwhile can return a row twice), in the order of first appearance.
+            pub fn dedup_keys(&mut self) {
+                match self {
+                    $(Batch::$variant(rows) => dedup_last(rows),)*
+                }
+            }
+
             /// Appends the rows of a batch of the same entity; gives `other` back otherwise.
             pub fn append(&mut self, other: Batch) -> Option<Batch> {
                 match (self, other) {
@@ -44,6 +52,23 @@ macro_rules! batches {
             }
         }
     };
+}
+
+fn dedup_last<T>(rows: &mut Vec<SyncRow<T>>) {
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        let mut keep: Vec<bool> = rows.iter().rev().map(|r| seen.insert(&r.source_id)).collect();
+        keep.reverse();
+        keep
+    };
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    let mut i = 0;
+    rows.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
 }
 
 batches! {
@@ -115,4 +140,25 @@ batches! {
     StockMoves(StockMove<Keyed>) => "stock_move",
     /// Source references.
     SourceReferences(SourceReference) => "source_reference",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceKey;
+
+    #[test]
+    fn a_key_seen_twice_keeps_its_last_row() {
+        let row = |k: &str, name: &str| SyncRow {
+            source_id: SourceKey::parse(k).unwrap_or_else(|e| panic!("{e}")),
+            source_updated_at: None,
+            data: PatientTag { name: name.into(), color: None },
+            raw: None,
+        };
+        let mut batch = Batch::PatientTags(vec![row("a", "old"), row("b", "b"), row("a", "new")]);
+        batch.dedup_keys();
+        let Batch::PatientTags(rows) = batch else { panic!("same variant") };
+        let names: Vec<&str> = rows.iter().map(|r| r.data.name.as_str()).collect();
+        assert_eq!(names, ["b", "new"]);
+    }
 }

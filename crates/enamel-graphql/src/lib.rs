@@ -5,12 +5,13 @@
 //!
 //! The only crate that knows `async-graphql`. The server hands each request a [`Viewer`]
 //! (from the caller's credential) and fresh [`loader::Loaders`]; see [`Api::execute`].
+//! Subscriptions run over a transport-agnostic WebSocket session: see [`Api::websocket`].
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, ServerError, ServerResult, Variables};
+use async_graphql::{EmptyMutation, Schema, ServerError, ServerResult, Variables};
 use enamel_store::Store;
 
 pub mod connection;
@@ -22,15 +23,17 @@ pub mod loader;
 pub mod node;
 pub mod present;
 pub mod query;
+pub mod subscription;
 pub mod types;
 pub mod viewer;
 pub mod views;
 
 pub use error::{ApiError, Code};
+pub use subscription::{WsFrame, WsProtocol};
 pub use viewer::Viewer;
 
 /// The schema type.
-pub type EnamelSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type EnamelSchema = Schema<query::Query, EmptyMutation, subscription::Subscription>;
 
 /// Limits on what one request may ask.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +65,14 @@ pub struct Options {
     /// How long a dataloader waits for more keys after the first before it reads (default
     /// 2 ms). Siblings of a list register their keys in one pass, usually well within it.
     pub batch_delay: Option<std::time::Duration>,
+    /// How often subscriptions read the store for changes (default 1 s).
+    pub poll_interval: Option<std::time::Duration>,
+    /// How long a WebSocket client has to send a `connection_init` the session accepts
+    /// before it is closed (default 10 s).
+    pub ws_init_timeout: Option<std::time::Duration>,
+    /// How often an open WebSocket session authenticates its key again; a key revoked or
+    /// expired since closes the session (default 10 s).
+    pub ws_recheck: Option<std::time::Duration>,
 }
 
 /// The instant the views treat as now.
@@ -74,13 +85,22 @@ pub struct Api {
     schema: EnamelSchema,
     store: Store,
     batch_delay: std::time::Duration,
+    ws_init_timeout: std::time::Duration,
+    ws_recheck: std::time::Duration,
 }
 
 impl Api {
     /// Builds the API over `store`.
     pub fn new(store: Store, options: Options) -> Api {
         let batch_delay = options.batch_delay.unwrap_or(std::time::Duration::from_millis(2));
-        Api { schema: schema(Some(store.clone()), options), store, batch_delay }
+        let seconds = std::time::Duration::from_secs;
+        Api {
+            schema: schema(Some(store.clone()), options),
+            store,
+            batch_delay,
+            ws_init_timeout: options.ws_init_timeout.unwrap_or(seconds(10)),
+            ws_recheck: options.ws_recheck.unwrap_or(seconds(10)),
+        }
     }
 
     /// Runs one GraphQL request (JSON body already parsed) for `viewer` (None when the
@@ -130,11 +150,13 @@ pub fn error_response(code: Code, message: &str) -> Response {
 }
 
 fn schema(store: Option<Store>, options: Options) -> EnamelSchema {
-    let mut builder = Schema::build(query::Query, EmptyMutation, EmptySubscription)
+    let poll = options.poll_interval.unwrap_or(std::time::Duration::from_secs(1));
+    let mut builder = Schema::build(query::Query, EmptyMutation, subscription::Subscription)
         .limit_depth(options.limits.depth)
         .limit_complexity(options.limits.complexity)
-        .extension(AliasLimit(options.limits.aliases))
-        .data(Now(options.now));
+        .extension(DocumentRules { aliases: options.limits.aliases, introspection: options.introspection })
+        .data(Now(options.now))
+        .data(subscription::PollInterval(poll));
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -149,43 +171,65 @@ pub fn sdl() -> String {
     schema(None, Options::default()).sdl()
 }
 
-/// The GraphiQL page for an endpoint.
+/// The GraphiQL page for an endpoint (a path such as `/graphql`), which also serves
+/// subscriptions over WebSocket: the page turns the path into a `ws://` (or `wss://`) URL
+/// on its own origin. Headers typed into GraphiQL go into the `connection_init` payload.
 pub fn graphiql_html(endpoint: &str) -> String {
-    async_graphql::http::GraphiQLSource::build().endpoint(endpoint).title("Enamel GraphiQL").finish()
+    async_graphql::http::GraphiQLSource::build()
+        .endpoint(endpoint)
+        .subscription_endpoint(endpoint)
+        .title("Enamel GraphiQL")
+        .finish()
 }
 
-/// Refuses documents with more aliases than allowed (`LIMIT_EXCEEDED`).
-struct AliasLimit(usize);
+/// Rules checked on every parsed document, before validation: at most so many aliases
+/// (`LIMIT_EXCEEDED`), and no introspection unless the server serves it (`FORBIDDEN`,
+/// where async-graphql alone would answer a silent null).
+#[derive(Debug, Clone, Copy)]
+struct DocumentRules {
+    aliases: usize,
+    introspection: bool,
+}
 
-impl ExtensionFactory for AliasLimit {
+impl ExtensionFactory for DocumentRules {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExt(self.0))
+        Arc::new(*self)
     }
 }
 
-struct AliasLimitExt(usize);
-
-fn count_aliases(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+/// Sums `count` over every field of a selection set, fragments included.
+fn count_fields(
+    set: &SelectionSet,
+    doc: &ExecutableDocument,
+    depth: usize,
+    count: &dyn Fn(&async_graphql::parser::types::Field) -> usize,
+) -> usize {
     if depth > 64 {
         return 0;
     }
     set.items
         .iter()
         .map(|item| match &item.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node, doc, depth + 1)
-            }
-            Selection::InlineFragment(i) => count_aliases(&i.node.selection_set.node, doc, depth + 1),
+            Selection::Field(f) => count(&f.node) + count_fields(&f.node.selection_set.node, doc, depth + 1, count),
+            Selection::InlineFragment(i) => count_fields(&i.node.selection_set.node, doc, depth + 1, count),
             Selection::FragmentSpread(s) => doc
                 .fragments
                 .get(&s.node.fragment_name.node)
-                .map_or(0, |f| count_aliases(&f.node.selection_set.node, doc, depth + 1)),
+                .map_or(0, |f| count_fields(&f.node.selection_set.node, doc, depth + 1, count)),
         })
         .sum()
 }
 
+fn refusal(code: Code, message: String) -> ServerError {
+    let mut err = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code.as_str());
+    err.extensions = Some(ext);
+    err
+}
+
 #[async_trait::async_trait]
-impl Extension for AliasLimitExt {
+impl Extension for DocumentRules {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -194,15 +238,16 @@ impl Extension for AliasLimitExt {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let aliases: usize =
-            doc.operations.iter().map(|(_, op)| count_aliases(&op.node.selection_set.node, &doc, 0)).sum();
-        if aliases > self.0 {
-            let mut err =
-                ServerError::new(format!("the document has {aliases} aliases; at most {} are allowed", self.0), None);
-            let mut ext = async_graphql::ErrorExtensionValues::default();
-            ext.set("code", Code::LimitExceeded.as_str());
-            err.extensions = Some(ext);
-            return Err(err);
+        let count = |f: &dyn Fn(&async_graphql::parser::types::Field) -> usize| -> usize {
+            doc.operations.iter().map(|(_, op)| count_fields(&op.node.selection_set.node, &doc, 0, f)).sum()
+        };
+        let aliases = count(&|f| usize::from(f.alias.is_some()));
+        if aliases > self.aliases {
+            let message = format!("the document has {aliases} aliases; at most {} are allowed", self.aliases);
+            return Err(refusal(Code::LimitExceeded, message));
+        }
+        if !self.introspection && count(&|f| usize::from(matches!(f.name.node.as_str(), "__schema" | "__type"))) > 0 {
+            return Err(refusal(Code::Forbidden, "introspection is disabled on this server".to_owned()));
         }
         Ok(doc)
     }

@@ -12,6 +12,12 @@ pub enum PmsError {
         /// HTTP status.
         status: u16,
     },
+    /// The PMS refused to log in (TDental answers 200 with `succeeded:false` and a reason).
+    #[error("the PMS refused the login: {message}")]
+    LoginFailed {
+        /// The PMS's reason, as it gave it.
+        message: String,
+    },
     /// Still throttled after every retry.
     #[error("the PMS kept throttling requests (last Retry-After {retry_after:?})")]
     Throttled {

@@ -12,8 +12,11 @@ use enamel_domain::Batch;
 use futures::future::BoxFuture;
 
 pub mod error;
+mod http;
 pub mod limiter;
 pub mod opendental;
+mod row;
+pub mod tdental;
 
 pub use error::PmsError;
 
@@ -50,6 +53,9 @@ pub struct StreamSpec {
     /// The PMS lists this stream only per parent row: (parent entity, query parameter), e.g.
     /// Open Dental adjustments need a `PatNum`. The engine walks the parents it has stored.
     pub per_parent: Option<(&'static str, &'static str)>,
+    /// Each parent's list is long (TDental rows per branch): the engine pages through one
+    /// parent at a time, committing page by page, instead of reading many parents whole.
+    pub paged_parents: bool,
 }
 
 /// Which page to fetch.
@@ -97,6 +103,11 @@ pub struct Page {
     pub next_offset: usize,
     /// The PMS's clock when it answered, where it says (`serverDateTime`).
     pub server_time: Option<NaiveDateTime>,
+}
+
+/// The stream of `streams` named `name`.
+pub fn find_stream(streams: &'static [StreamSpec], name: &str) -> Result<&'static StreamSpec, PmsError> {
+    streams.iter().find(|s| s.name == name).ok_or_else(|| PmsError::UnknownStream(name.to_owned()))
 }
 
 /// A PMS, as the sync engine sees it.

@@ -111,6 +111,8 @@ pub enum ApikeyCommand {
 pub enum ConnectionKind {
     /// Open Dental's REST API.
     OpenDental,
+    /// A TDental tenant (`https://<tenant>.tdental.vn`).
+    Tdental,
 }
 
 /// Open Dental API mode.
@@ -133,18 +135,24 @@ pub enum ConnectionCommand {
         /// Which PMS.
         #[arg(long, value_enum)]
         kind: ConnectionKind,
-        /// The API root, e.g. `https://api.opendental.com/api/v1`.
+        /// The API root, e.g. `https://api.opendental.com/api/v1` or `https://clinic.tdental.vn`.
         #[arg(long)]
         base_url: String,
         /// Open Dental developer key.
-        #[arg(long)]
-        developer_key: String,
+        #[arg(long, required_if_eq("kind", "open-dental"))]
+        developer_key: Option<String>,
         /// Open Dental customer key.
-        #[arg(long)]
-        customer_key: String,
-        /// API mode.
+        #[arg(long, required_if_eq("kind", "open-dental"))]
+        customer_key: Option<String>,
+        /// Open Dental API mode.
         #[arg(long, value_enum, default_value_t = ApiMode::Remote)]
         mode: ApiMode,
+        /// TDental login name.
+        #[arg(long, required_if_eq("kind", "tdental"))]
+        username: Option<String>,
+        /// TDental password.
+        #[arg(long, required_if_eq("kind", "tdental"))]
+        password: Option<String>,
     },
     /// List a practice's connections (never their credentials).
     List {

@@ -11,7 +11,7 @@ use crate::cli::{
     ApiMode, ApikeyCommand, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs, PracticeCommand,
     ServeArgs, SyncArgs,
 };
-use crate::secrets::{MasterKey, OdCredentials};
+use crate::secrets::{MasterKey, OdCredentials, TdCredentials};
 
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -180,25 +180,35 @@ fn practice_id(text: &str) -> Result<enamel_domain::PracticeId> {
 async fn connection(url: &str, key: Option<&str>, cmd: ConnectionCommand) -> Result<()> {
     let store = open_migrated(url).await?;
     match cmd {
-        ConnectionCommand::Add { practice, kind, base_url, developer_key, customer_key, mode } => {
+        ConnectionCommand::Add { practice, kind, base_url, developer_key, customer_key, mode, username, password } => {
             let practice = store.practice(practice_id(&practice)?).await?;
             let parsed = api_root(&base_url)?;
             let key = master_key(key)?;
-            if developer_key.trim().is_empty() || customer_key.trim().is_empty() {
-                bail!("--developer-key and --customer-key must not be empty");
-            }
-            let credentials = key.seal(practice.id, &OdCredentials { developer_key, customer_key })?;
-            let ConnectionKind::OpenDental = kind;
-            let mode = match mode {
-                ApiMode::Remote => "remote",
-                ApiMode::Local => "local",
+            let filled = |v: Option<String>, flag: &str| -> Result<String> {
+                v.filter(|v| !v.trim().is_empty()).ok_or_else(|| anyhow::anyhow!("--{flag} must not be empty"))
             };
-            let new = enamel_store::NewConnection {
-                kind: enamel_domain::Source::OpenDental,
-                base_url: parsed,
-                mode: Some(mode.to_owned()),
-                credentials: Some(credentials),
+            let (source, mode, credentials) = match kind {
+                ConnectionKind::OpenDental => {
+                    let creds = OdCredentials {
+                        developer_key: filled(developer_key, "developer-key")?,
+                        customer_key: filled(customer_key, "customer-key")?,
+                    };
+                    let mode = match mode {
+                        ApiMode::Remote => "remote",
+                        ApiMode::Local => "local",
+                    };
+                    (enamel_domain::Source::OpenDental, Some(mode.to_owned()), key.seal(practice.id, &creds)?)
+                }
+                ConnectionKind::Tdental => {
+                    let creds = TdCredentials {
+                        username: filled(username, "username")?,
+                        password: filled(password, "password")?,
+                    };
+                    (enamel_domain::Source::Tdental, None, key.seal(practice.id, &creds)?)
+                }
             };
+            let new =
+                enamel_store::NewConnection { kind: source, base_url: parsed, mode, credentials: Some(credentials) };
             let connection = store.add_connection(practice.id, new).await?;
             tracing::info!(practice_id = %practice.id, connection_id = %connection.id, "connection added");
             println!("{}", connection.id);
@@ -257,39 +267,54 @@ fn progress_bars(
     Ok((by_stream, hooks))
 }
 
-async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
+/// The PMS client of a stored connection, its credentials opened with the master key.
+fn client_for(
+    connection: &enamel_domain::PmsConnection,
+    practice: &enamel_domain::Practice,
+    key: &MasterKey,
+) -> Result<Box<dyn enamel_pms::PmsClient>> {
     use enamel_domain::Source;
-    use enamel_pms::PmsClient;
     use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
+    use enamel_pms::tdental::{TdClient, TdConfig};
+    let blob = connection
+        .credentials
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("connection {} has no credentials", connection.id))?;
+    Ok(match connection.kind {
+        Source::OpenDental => {
+            let creds: OdCredentials = key.open(practice.id, blob)?;
+            let mode = if connection.mode.as_deref() == Some("local") { OdMode::Local } else { OdMode::Remote };
+            let config =
+                OdConfig::new(&connection.base_url, creds.developer_key, creds.customer_key, mode, practice.time_zone);
+            Box::new(OdClient::new(config)?)
+        }
+        Source::Tdental => {
+            let creds: TdCredentials = key.open(practice.id, blob)?;
+            let mut config = TdConfig::new(&connection.base_url, creds.username, creds.password);
+            config.time_zone = practice.time_zone;
+            Box::new(TdClient::new(config)?)
+        }
+    })
+}
+
+async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
     use enamel_sync::{SyncConfig, Target, sync_stream};
     use indicatif::MultiProgress;
     use serde_json::json;
 
     let store = open_migrated(url).await?;
     let practice = store.practice(practice_id(&args.practice)?).await?;
-    let connections: Vec<_> =
-        store.connections(practice.id).await?.into_iter().filter(|c| c.kind == Source::OpenDental).collect();
+    let connections = store.connections(practice.id).await?;
     if connections.is_empty() {
-        bail!("practice {} has no Open Dental connection (see `enamel connection add`)", practice.id);
+        bail!("practice {} has no PMS connection (see `enamel connection add`)", practice.id);
     }
     let key = master_key(key)?;
     let config = SyncConfig { full: args.full, ..SyncConfig::default() };
     let mut report = Vec::new();
     let mut failure = None;
     for connection in connections {
-        let blob = connection
-            .credentials
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("connection {} has no credentials", connection.id))?;
-        let creds: OdCredentials = key.open(practice.id, blob)?;
-        let mode = if connection.mode.as_deref() == Some("local") { OdMode::Local } else { OdMode::Remote };
-        let client = OdClient::new(OdConfig::new(
-            &connection.base_url,
-            creds.developer_key,
-            creds.customer_key,
-            mode,
-            practice.time_zone,
-        ))?;
+        let client = client_for(&connection, &practice, &key)?;
+        let client = client.as_ref();
         let known: Vec<&str> = client.streams().iter().map(|s| s.name).collect();
         if let Some(unknown) = args.streams.iter().find(|s| !known.contains(&s.as_str())) {
             bail!("unknown stream {unknown:?}; streams: {}", known.join(", "));
@@ -308,10 +333,10 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
         let (by_stream, hooks) = progress_bars(&bars, &names)?;
         let target = Target {
             store: &store,
-            client: &client,
+            client,
             practice: practice.id,
             connection: connection.id,
-            source: Source::OpenDental,
+            source: connection.kind,
             config: &config,
             hooks: &hooks,
         };
@@ -373,25 +398,110 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
     }
 }
 
-/// The demo practice's name: one practice per simulated office (scale and seed), so that
-/// a cursor never meets another office's data.
-fn demo_practice(args: &DemoArgs) -> String {
+/// The demo practice's name: one practice per simulated office (PMS, scale and seed), so
+/// that a cursor never meets another office's data.
+fn demo_practice(pms: enamel_sim::PmsKind, args: &DemoArgs) -> String {
     let scale = match args.scale {
         enamel_sim::Scale::Small => "small",
         enamel_sim::Scale::Clinic => "clinic",
         enamel_sim::Scale::Tdental => "tdental",
     };
-    format!("Demo Dental (Open Dental, {scale}, seed {})", args.seed)
+    match pms {
+        enamel_sim::PmsKind::OpenDental => format!("Demo Dental (Open Dental, {scale}, seed {})", args.seed),
+        enamel_sim::PmsKind::Tdental => format!("Nha khoa Demo (TDental, {scale}, seed {})", args.seed),
+    }
 }
 
-async fn demo(url: &str, args: DemoArgs) -> Result<()> {
+/// One simulated office of the demo: its simulator, practice and what its sync did.
+struct DemoOffice {
+    sim: enamel_sim::SimHandle,
+    practice: enamel_domain::Practice,
+    key_name: &'static str,
+    outcomes: Vec<enamel_sync::StreamOutcome>,
+}
+
+/// Starts a simulator of `pms`, finds or creates its demo practice and connection, and
+/// syncs it with progress bars.
+async fn demo_office(store: &Store, pms: enamel_sim::PmsKind, args: &DemoArgs) -> Result<DemoOffice> {
     use enamel_domain::Source;
     use enamel_pms::PmsClient;
     use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
+    use enamel_pms::tdental::{TdClient, TdConfig};
     use enamel_sim::{Mode, PmsKind, SimConfig};
     use enamel_store::NewConnection;
     use enamel_sync::{SyncConfig, Target, sync_once};
     use indicatif::MultiProgress;
+
+    let mut sim_config = SimConfig::new(pms);
+    sim_config.scale = args.scale;
+    sim_config.seed = args.seed;
+    sim_config.mode = Mode::Local;
+    let (username, password) = (sim_config.username.clone(), sim_config.password.clone());
+    let (source, time_zone, currency, mode, key_name) = match pms {
+        PmsKind::OpenDental => {
+            (Source::OpenDental, chrono_tz::America::New_York, Currency::Usd, Some("local"), "opendental")
+        }
+        PmsKind::Tdental => (Source::Tdental, chrono_tz::Asia::Ho_Chi_Minh, Currency::Vnd, None, "tdental"),
+    };
+    let sim = enamel_sim::spawn(sim_config, 0).await.with_context(|| format!("cannot start the {source} simulator"))?;
+    let expected = sim.control.counts();
+    let name = demo_practice(pms, args);
+    let practice = match store.practices().await?.into_iter().find(|p| p.name == name) {
+        Some(p) => p,
+        None => store.create_practice(NewPractice { name, time_zone, currency }).await?,
+    };
+    let connection = match store.connections(practice.id).await?.into_iter().find(|c| c.kind == source) {
+        Some(c) => store.set_connection_endpoint(practice.id, c.id, &sim.api_url(), mode).await?,
+        None => {
+            let new = NewConnection {
+                kind: source,
+                base_url: sim.api_url(),
+                mode: mode.map(str::to_owned),
+                credentials: None,
+            };
+            store.add_connection(practice.id, new).await?
+        }
+    };
+    let client: Box<dyn PmsClient> = match pms {
+        PmsKind::OpenDental => Box::new(OdClient::new(OdConfig::new(
+            sim.api_url(),
+            "dev-key",
+            "customer-key",
+            OdMode::Local,
+            practice.time_zone,
+        ))?),
+        PmsKind::Tdental => {
+            let mut config = TdConfig::new(sim.api_url(), username, password);
+            let control = sim.control.clone();
+            config.clock = std::sync::Arc::new(move || control.now());
+            Box::new(TdClient::new(config)?)
+        }
+    };
+    println!("{source} simulator at {} ({:?} scale, seed {})", sim.api_url(), args.scale, args.seed);
+    let bars = MultiProgress::new();
+    let names: Vec<(&str, Option<u64>)> =
+        client.streams().iter().map(|s| (s.name, Some(expected.get(s.name).copied().unwrap_or(0) as u64))).collect();
+    let (by_stream, hooks) = progress_bars(&bars, &names)?;
+    let config = SyncConfig::default();
+    let target = Target {
+        store,
+        client: client.as_ref(),
+        practice: practice.id,
+        connection: connection.id,
+        source,
+        config: &config,
+        hooks: &hooks,
+    };
+    let outcomes =
+        sync_once(target).await.map_err(|(_, e)| e).with_context(|| format!("the {source} demo sync failed"))?;
+    for bar in by_stream.values() {
+        bar.finish();
+    }
+    Ok(DemoOffice { sim, practice, key_name, outcomes })
+}
+
+async fn demo(url: &str, args: DemoArgs) -> Result<()> {
+    use enamel_sim::PmsKind;
 
     let started = std::time::Instant::now();
     let url = match &args.data_dir {
@@ -404,108 +514,74 @@ async fn demo(url: &str, args: DemoArgs) -> Result<()> {
     let url = url.as_str();
     let store = connect(url).await?;
     store.migrate().await.context("migration failed")?;
-
-    let mut sim_config = SimConfig::new(PmsKind::OpenDental);
-    sim_config.scale = args.scale;
-    sim_config.seed = args.seed;
-    sim_config.mode = Mode::Local;
-    let sim = enamel_sim::spawn(sim_config, 0).await.context("cannot start the Open Dental simulator")?;
-    let expected = sim.control.counts();
-
-    let name = demo_practice(&args);
-    let practice = match store.practices().await?.into_iter().find(|p| p.name == name) {
-        Some(p) => p,
-        None => {
-            let new = NewPractice { name, time_zone: chrono_tz::America::New_York, currency: Currency::Usd };
-            store.create_practice(new).await?
-        }
-    };
-    let connection = match store.connections(practice.id).await?.into_iter().find(|c| c.kind == Source::OpenDental) {
-        Some(c) => store.set_connection_endpoint(practice.id, c.id, &sim.api_url(), Some("local")).await?,
-        None => {
-            let new = NewConnection {
-                kind: Source::OpenDental,
-                base_url: sim.api_url(),
-                mode: Some("local".into()),
-                credentials: None,
-            };
-            store.add_connection(practice.id, new).await?
-        }
-    };
-    let client =
-        OdClient::new(OdConfig::new(sim.api_url(), "dev-key", "customer-key", OdMode::Local, practice.time_zone))?;
-
-    println!("Open Dental simulator at {} ({:?} scale, seed {})", sim.api_url(), args.scale, args.seed);
-    let bars = MultiProgress::new();
-    let names: Vec<(&str, Option<u64>)> =
-        client.streams().iter().map(|s| (s.name, Some(expected.get(s.name).copied().unwrap_or(0) as u64))).collect();
-    let (by_stream, hooks) = progress_bars(&bars, &names)?;
-    let config = SyncConfig::default();
-    let target = Target {
-        store: &store,
-        client: &client,
-        practice: practice.id,
-        connection: connection.id,
-        source: Source::OpenDental,
-        config: &config,
-        hooks: &hooks,
-    };
-    let outcomes = sync_once(target).await.map_err(|(_, e)| e).context("the demo sync failed")?;
-    for bar in by_stream.values() {
-        bar.finish();
-    }
-
     let backend = match store.backend() {
         Backend::Sqlite => "SQLite",
         Backend::Postgres => "PostgreSQL",
     };
-    println!();
-    println!(
-        "{:<16} {:>8} {:>8} {:>8} {:>9} {:>11}",
-        "stream", "fetched", "inserted", "updated", "unchanged", "quarantined"
-    );
-    for o in &outcomes {
-        let c = o.counts;
-        println!(
-            "{:<16} {:>8} {:>8} {:>8} {:>9} {:>11}",
-            o.stream, c.fetched, c.inserted, c.updated, c.unchanged, c.quarantined
-        );
-    }
-    let dangling = store.check_references(practice.id).await?;
-    println!();
-    println!(
-        "store: {backend} at {} — every reference resolved: {}",
-        redact_url(url),
-        if dangling.is_empty() { "yes" } else { "NO" }
-    );
-    println!("practice {} ({}), synced in {:.1} s", practice.id, practice.name, started.elapsed().as_secs_f64());
-    if !dangling.is_empty() {
-        bail!("dangling references after the demo sync: {dangling:?}");
-    }
 
-    // A fresh key per run (tokens are shown once); older demo keys are revoked.
-    let key_name = "opendental";
-    for old in store.api_keys(practice.id).await? {
-        if old.name == key_name && old.revoked_at.is_none() {
-            store.revoke_api_key(practice.id, old.id).await?;
+    let mut offices = Vec::new();
+    for pms in [PmsKind::OpenDental, PmsKind::Tdental] {
+        let office = demo_office(&store, pms, &args).await?;
+        println!();
+        println!(
+            "{:<18} {:>8} {:>8} {:>8} {:>9} {:>11}",
+            "stream", "fetched", "inserted", "updated", "unchanged", "quarantined"
+        );
+        for o in &office.outcomes {
+            let c = o.counts;
+            println!(
+                "{:<18} {:>8} {:>8} {:>8} {:>9} {:>11}",
+                o.stream, c.fetched, c.inserted, c.updated, c.unchanged, c.quarantined
+            );
         }
+        let dangling = store.check_references(office.practice.id).await?;
+        println!();
+        println!(
+            "practice {} ({}) in {backend} at {} — every reference resolved: {}",
+            office.practice.id,
+            office.practice.name,
+            redact_url(url),
+            if dangling.is_empty() { "yes" } else { "NO" }
+        );
+        if !dangling.is_empty() {
+            bail!("dangling references after the demo sync: {dangling:?}");
+        }
+        println!();
+        offices.push(office);
     }
+    println!("synced in {:.1} s", started.elapsed().as_secs_f64());
+
+    // A fresh key per run and practice (tokens are shown once); older demo keys are revoked.
     let all_scopes: Vec<enamel_domain::Scope> = <enamel_domain::Scope as strum::IntoEnumIterator>::iter().collect();
-    let (_, token) = store.create_api_key(practice.id, key_name, &all_scopes, None).await?;
-    let keys = vec![(key_name.to_owned(), token)];
+    let mut keys = Vec::new();
+    for office in &offices {
+        let practice = office.practice.id;
+        for old in store.api_keys(practice).await? {
+            if old.name == office.key_name && old.revoked_at.is_none() {
+                store.revoke_api_key(practice, old.id).await?;
+            }
+        }
+        let (_, token) = store.create_api_key(practice, office.key_name, &all_scopes, None).await?;
+        keys.push((office.key_name.to_owned(), token));
+    }
     if args.no_serve {
         for (name, token) in &keys {
             println!("api-key {name} {token}");
         }
         return Ok(());
     }
-
-    sim_keepalive(sim, store, keys, args.port).await
+    let sims = offices.into_iter().map(|o| o.sim).collect();
+    sim_keepalive(sims, store, keys, args.port).await
 }
 
 /// Serves the demo's GraphQL API (GraphiQL and introspection on) while the simulator
 /// keeps running, until Ctrl-C.
-async fn sim_keepalive(sim: enamel_sim::SimHandle, store: Store, keys: Vec<(String, String)>, port: u16) -> Result<()> {
+async fn sim_keepalive(
+    sims: Vec<enamel_sim::SimHandle>,
+    store: Store,
+    keys: Vec<(String, String)>,
+    port: u16,
+) -> Result<()> {
     let api =
         enamel_graphql::Api::new(store.clone(), enamel_graphql::Options { introspection: true, ..Default::default() });
     let config = crate::http::HttpConfig { graphiql: true, ..Default::default() };
@@ -534,7 +610,7 @@ async fn sim_keepalive(sim: enamel_sim::SimHandle, store: Store, keys: Vec<(Stri
         shutdown_signal(),
     )
     .await;
-    drop(sim);
+    drop(sims);
     result
 }
 
@@ -578,20 +654,17 @@ mod tests {
         assert_eq!(store.practices().await?.len(), 1, "a rejected command changes nothing");
         run_with(&url, &["demo", "--no-serve"]).await?;
         run_with(&url, &["demo", "--no-serve"]).await?;
-        assert_eq!(store.practices().await?.len(), 2, "the demo creates its practice once");
-        let demo_name = demo_practice(&DemoArgs {
-            scale: enamel_sim::Scale::Small,
-            seed: 1,
-            port: 0,
-            data_dir: None,
-            no_serve: true,
-        });
-        let demo = store.practices().await?.into_iter().find(|p| p.name == demo_name).context("demo practice")?;
-        let runs = store.sync_runs(demo.id, 100).await?;
-        assert!(runs.iter().all(|r| r.status == enamel_domain::SyncRunStatus::Succeeded) && !runs.is_empty());
-        let second_pass: u64 = runs.iter().take(runs.len() / 2).map(|r| r.counts.inserted + r.counts.updated).sum();
-        assert_eq!(second_pass, 0, "a second demo run finds nothing new");
-        assert_eq!(store.connections(demo.id).await?.len(), 1, "the demo reuses its connection");
+        assert_eq!(store.practices().await?.len(), 3, "the demo creates its two practices once");
+        let args = DemoArgs { scale: enamel_sim::Scale::Small, seed: 1, port: 0, data_dir: None, no_serve: true };
+        for pms in [enamel_sim::PmsKind::OpenDental, enamel_sim::PmsKind::Tdental] {
+            let demo_name = demo_practice(pms, &args);
+            let demo = store.practices().await?.into_iter().find(|p| p.name == demo_name).context("demo practice")?;
+            let runs = store.sync_runs(demo.id, 100).await?;
+            assert!(runs.iter().all(|r| r.status == enamel_domain::SyncRunStatus::Succeeded) && !runs.is_empty());
+            let second_pass: u64 = runs.iter().take(runs.len() / 2).map(|r| r.counts.inserted + r.counts.updated).sum();
+            assert_eq!(second_pass, 0, "a second demo run finds nothing new");
+            assert_eq!(store.connections(demo.id).await?.len(), 1, "the demo reuses its connection");
+        }
         store.close().await?;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -681,6 +754,56 @@ mod tests {
         );
         let patients: Vec<enamel_domain::ids::PatientId> = store.live_ids(practice.id).await?;
         assert_eq!(patients.len(), sim.control.counts()["patients"]);
+        store.close().await?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn tdental_connections_keep_a_login_and_sync_every_stream() -> Result<()> {
+        use base64::Engine;
+        let (url, path) = temp_url();
+        run_with(&url, &["migrate"]).await?;
+        let store = open_migrated(&url).await?;
+        let sim = enamel_sim::spawn(enamel_sim::SimConfig::new(enamel_sim::PmsKind::Tdental), 0).await?;
+        let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+        let api = sim.api_url();
+        for (name, password) in [("Wrong password", "wrong"), ("Nha khoa", "admin")] {
+            let practice = store
+                .create_practice(NewPractice {
+                    name: name.into(),
+                    time_zone: chrono_tz::Asia::Ho_Chi_Minh,
+                    currency: Currency::Vnd,
+                })
+                .await?;
+            let pid = practice.id.to_string();
+            let add = |password: &str| {
+                let mut argv = vec!["enamel", "--database-url", &url, "connection", "add", "--practice", &pid];
+                argv.extend(["--kind", "tdental", "--base-url", &api, "--username", "admin", "--master-key", &key]);
+                if !password.is_empty() {
+                    argv.extend(["--password", password]);
+                }
+                Cli::try_parse_from(argv)
+            };
+            let without = add("").err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(without.contains("--password"), "a TDental connection needs a password: {without}");
+            run(add(password).map_err(|e| anyhow::anyhow!("{e}"))?).await?;
+            let stored = store.connections(practice.id).await?;
+            let blob = stored[0].credentials.clone().context("credentials stored")?;
+            assert!(!String::from_utf8_lossy(&blob).contains(password), "encrypted at rest");
+            let synced = run_with(&url, &["sync", "--practice", &pid, "--master-key", &key, "--json"]).await;
+            let patients: Vec<enamel_domain::ids::PatientId> = store.live_ids(practice.id).await?;
+            if password == "wrong" {
+                let refused = synced.err().map(|e| format!("{e:#}")).unwrap_or_default();
+                assert!(refused.contains("refused the login"), "{refused}");
+                assert!(patients.is_empty());
+            } else {
+                synced?;
+                assert_eq!(patients.len(), sim.control.counts()["partners"]);
+            }
+        }
         store.close().await?;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

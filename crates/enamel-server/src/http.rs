@@ -1,6 +1,9 @@
 //! The HTTP surface (`enamel serve`): `POST /graphql` (JSON only, one request per body),
-//! GraphiQL at `/` when enabled, `/healthz` and `/readyz`. Callers authenticate with
-//! `Authorization: Bearer <API key>`; the key binds the request to its practice.
+//! subscriptions over WebSocket at `GET /graphql` (`graphql-transport-ws` or the legacy
+//! `graphql-ws`), GraphiQL at `/` when enabled, `/healthz` and `/readyz`. Callers
+//! authenticate with `Authorization: Bearer <API key>` (on WebSocket, in the
+//! `connection_init` payload or on the upgrade request); the key binds the request to its
+//! practice. This module only moves bytes and frames: `enamel_graphql` runs the protocol.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,25 +13,28 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use enamel_graphql::{Api, Code, Viewer, error_response};
+use enamel_graphql::{Api, ApiError, Code, Viewer, WsFrame, WsProtocol, error_response};
 use enamel_store::Store;
+use futures::{SinkExt as _, StreamExt as _};
 
 /// How the HTTP server behaves.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpConfig {
+pub struct HttpConfig {
     /// Serve GraphiQL at `/`.
-    pub(crate) graphiql: bool,
-    /// Largest request body.
-    pub(crate) body_limit: usize,
+    pub graphiql: bool,
+    /// Largest request body (and WebSocket message).
+    pub body_limit: usize,
     /// Longest a request may run.
-    pub(crate) timeout: Duration,
+    pub timeout: Duration,
     /// How long an authenticated key is trusted before it is checked again (revocation
     /// takes effect within this time).
-    pub(crate) auth_cache_ttl: Duration,
+    pub auth_cache_ttl: Duration,
 }
 
 impl Default for HttpConfig {
@@ -51,7 +57,7 @@ struct AppState {
 }
 
 /// The router.
-pub(crate) fn router(api: Api, store: Store, config: HttpConfig) -> Router {
+pub fn router(api: Api, store: Store, config: HttpConfig) -> Router {
     let limit = config.body_limit;
     let state = AppState { api, store, config, auth_cache: Arc::default() };
     Router::new()
@@ -65,7 +71,7 @@ pub(crate) fn router(api: Api, store: Store, config: HttpConfig) -> Router {
 
 /// Binds `addr` and serves until `shutdown` resolves. Calls `on_ready` with the bound
 /// address once accepting connections.
-pub(crate) async fn serve(
+pub async fn serve(
     addr: SocketAddr,
     router: Router,
     on_ready: impl FnOnce(SocketAddr),
@@ -102,11 +108,88 @@ fn refuse(status: StatusCode, code: Code, message: &str) -> Response {
     json(status, &error_response(code, message).0)
 }
 
-async fn graphql_get() -> Response {
-    refuse(StatusCode::METHOD_NOT_ALLOWED, Code::BadUserInput, "send queries with POST /graphql (application/json)")
+/// `GET /graphql`: a WebSocket upgrade starts a subscription session; a plain GET runs
+/// nothing (queries go in a POST body, so a link or an image tag can never run one).
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) if headers.contains_key(header::UPGRADE) => return rejection.into_response(),
+        Err(_) => {
+            return refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::BadUserInput,
+                "send queries with POST /graphql (application/json), subscriptions over WebSocket",
+            );
+        }
+    };
+    let requested: Vec<&str> =
+        headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok()).collect();
+    let Some(protocol) = WsProtocol::negotiate(&requested.join(",")) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Code::BadUserInput,
+            "ask for a WebSocket subprotocol: Sec-WebSocket-Protocol: graphql-transport-ws (or graphql-ws)",
+        );
+    };
+    // A key on the upgrade request is checked now, so a bad one is a plain 401; the session
+    // authenticates it again if `connection_init` carries none.
+    let header_token = match bearer(&headers) {
+        Some(token) => match viewer_for(&state, token).await {
+            Ok(_) => Some(token.to_owned()),
+            Err(e) => return e.response(),
+        },
+        None if headers.contains_key(header::AUTHORIZATION) => return AuthError::Missing.response(),
+        None => None,
+    };
+    let limit = state.config.body_limit;
+    upgrade
+        .protocols([protocol.name()])
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| websocket(state, socket, protocol, header_token))
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Pipes one WebSocket: client text messages into the API's session, its frames out.
+async fn websocket(state: AppState, socket: WebSocket, protocol: WsProtocol, header_token: Option<String>) {
+    let (mut sink, source) = socket.split();
+    let incoming = source
+        .take_while(|m| std::future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_)))))
+        .filter_map(|m| {
+            std::future::ready(match m {
+                Ok(Message::Text(text)) => Some(text.as_str().to_owned()),
+                _ => None,
+            })
+        });
+    let auth_state = state.clone();
+    let authenticate = move |token: String| {
+        let state = auth_state.clone();
+        async move { viewer_for(&state, &token).await.map_err(AuthError::api_error) }
+    };
+    let mut outgoing = state.api.websocket(incoming, protocol, header_token, authenticate);
+    let close = loop {
+        match outgoing.next().await {
+            Some(WsFrame::Text(text)) => {
+                if sink.send(Message::text(text)).await.is_err() {
+                    return;
+                }
+            }
+            Some(WsFrame::Close { code, reason }) => {
+                tracing::debug!(code, protocol = protocol.name(), "closing a websocket session");
+                break Some(CloseFrame { code, reason: reason.into() });
+            }
+            None => break None,
+        }
+    };
+    // The client may already be gone.
+    let _ = sink.send(Message::Close(close)).await;
+    let _ = sink.close().await;
+}
+
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -114,6 +197,14 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if !is_json {
         return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::BadUserInput, "the body must be application/json");
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = format!("the body is larger than {} bytes", state.config.body_limit);
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, Code::LimitExceeded, &message);
+        }
+        Err(e) => return refuse(e.status(), Code::BadUserInput, "the body could not be read"),
+    };
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, &format!("malformed JSON: {e}")),
@@ -137,14 +228,59 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
-    let unauthenticated = |message: &str| refuse(StatusCode::UNAUTHORIZED, Code::Unauthenticated, message);
-    let token = headers
+/// Why a credential was refused.
+#[derive(Debug, Clone, Copy)]
+enum AuthError {
+    Missing,
+    Unknown,
+    Unusable,
+    Internal,
+}
+
+impl AuthError {
+    fn message(self) -> &'static str {
+        match self {
+            AuthError::Missing => "send an API key: Authorization: Bearer <key>",
+            AuthError::Unknown => "unknown API key",
+            AuthError::Unusable => "this API key is expired or revoked",
+            AuthError::Internal => "internal error",
+        }
+    }
+
+    fn code(self) -> Code {
+        if matches!(self, AuthError::Internal) { Code::Internal } else { Code::Unauthenticated }
+    }
+
+    fn response(self) -> Response {
+        let status = if matches!(self, AuthError::Internal) {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        refuse(status, self.code(), self.message())
+    }
+
+    fn api_error(self) -> ApiError {
+        ApiError::new(self.code(), self.message())
+    }
+}
+
+/// The key of an `Authorization: Bearer <key>` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .ok_or_else(|| unauthenticated("send an API key: Authorization: Bearer <key>"))?;
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
+    let token = bearer(headers).ok_or(AuthError::Missing).map_err(AuthError::response)?;
+    viewer_for(state, token).await.map_err(AuthError::response)
+}
+
+/// The viewer an API key stands for (cached for `auth_cache_ttl`).
+async fn viewer_for(state: &AppState, token: &str) -> Result<Viewer, AuthError> {
     if let Ok(cache) = state.auth_cache.lock()
         && let Some((viewer, at)) = cache.get(token)
         && at.elapsed() < state.config.auth_cache_ttl
@@ -153,12 +289,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, R
     }
     let internal = |e: enamel_store::StoreError| {
         tracing::error!(error = %e, "authentication lookup failed");
-        refuse(StatusCode::INTERNAL_SERVER_ERROR, Code::Internal, "internal error")
+        AuthError::Internal
     };
     let key = state.store.authenticate(token).await.map_err(internal)?;
-    let key = key.ok_or_else(|| unauthenticated("unknown API key"))?;
+    let key = key.ok_or(AuthError::Unknown)?;
     if !key.is_usable(chrono::Utc::now()) {
-        return Err(unauthenticated("this API key is expired or revoked"));
+        return Err(AuthError::Unusable);
     }
     let practice = state.store.practice(key.practice_id).await.map_err(internal)?;
     let viewer = Viewer { practice, name: key.name, scopes: key.scopes };

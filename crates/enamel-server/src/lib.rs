@@ -9,7 +9,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
-mod http;
+pub mod http;
 mod secrets;
 mod telemetry;
 

@@ -75,6 +75,13 @@ pub(crate) struct OdCredentials {
     pub(crate) customer_key: String,
 }
 
+/// TDental credentials.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TdCredentials {
+    pub(crate) username: String,
+    pub(crate) password: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,11 @@ pub struct SyncConfig {
     pub pages_per_unit: usize,
     /// Parents of a per-parent stream fetched together and written in one transaction.
     pub parents_per_unit: usize,
+    /// An incremental stream makes a full pass (re-reading everything and reconciling
+    /// deletions) when its last one began this long before its last pass, by the PMS's
+    /// clock: edits an incremental read cannot see (outside TDental's rolling window) and
+    /// deletions are caught at least this often.
+    pub sweep_every: Duration,
 }
 
 impl Default for SyncConfig {
@@ -52,6 +57,7 @@ impl Default for SyncConfig {
             full: false,
             pages_per_unit: 8,
             parents_per_unit: 50,
+            sweep_every: Duration::from_secs(86_400),
         }
     }
 }
@@ -134,6 +140,22 @@ pub enum SyncError {
 struct Cursor {
     /// PMS clock at the start of the last complete pass.
     server_time: Option<NaiveDateTime>,
+    /// PMS clock at the start of the last complete full pass (the last sweep).
+    #[serde(default)]
+    swept_at: Option<NaiveDateTime>,
+}
+
+impl Cursor {
+    /// Where an incremental stream's next pass starts: `None` for a full pass (the first
+    /// one, one asked for, or a sweep that is due).
+    fn since(&self, config: &SyncConfig) -> Option<NaiveDateTime> {
+        let last = self.server_time?;
+        let swept = self.swept_at?;
+        if config.full || (last - swept).to_std().is_ok_and(|gap| gap >= config.sweep_every) {
+            return None;
+        }
+        Some(last - chrono::Duration::from_std(config.lookback).unwrap_or_default())
+    }
 }
 
 /// Progress inside a pass.
@@ -225,11 +247,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     let mut progress = saved.unwrap_or_else(|| Progress {
         parent_index: 0,
         offset: 0,
-        since: if spec.incremental && !config.full {
-            cursor.server_time.map(|t| t - chrono::Duration::from_std(config.lookback).unwrap_or_default())
-        } else {
-            None
-        },
+        since: if spec.incremental { cursor.since(config) } else { None },
         pass_server_time: None,
     });
     // Only a whole, uninterrupted full pass knows every key.
@@ -253,7 +271,11 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     let mut page_no = 0;
     loop {
         injected(FailPoint::BeforeFetch, page_no)?;
-        let (page, parents_done) = fetch_unit(client, stream, &parents, &progress, config).await?;
+        let (mut page, parents_done) = fetch_unit(client, spec, &parents, &progress, config).await?;
+        // Offset paging over a list that changes can return a row twice: keep its last copy.
+        for batch in &mut page.batches {
+            batch.dedup_keys();
+        }
         injected(FailPoint::AfterFetch, page_no)?;
         // The pass ends with the last page of the last parent.
         let pass_complete = page.complete && progress.parent_index + parents_done >= parents.len();
@@ -338,7 +360,9 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
             let next = if refused_for_parents {
                 cursor.clone()
             } else {
-                Cursor { server_time: progress.pass_server_time.or(cursor.server_time) }
+                let server_time = progress.pass_server_time.or(cursor.server_time);
+                let full = progress.since.is_none();
+                Cursor { server_time, swept_at: if full { server_time } else { cursor.swept_at } }
             };
             tx.save_checkpoint(practice, connection, stream, json(&next), None).await.map_err(store_err)?;
         } else {
@@ -407,21 +431,23 @@ fn merge(into: &mut enamel_pms::Page, page: enamel_pms::Page) {
 /// and how many parents it completes.
 async fn fetch_unit(
     client: &dyn PmsClient,
-    stream: &str,
+    spec: &StreamSpec,
     parents: &[Option<String>],
     progress: &Progress,
     config: &SyncConfig,
 ) -> Result<(enamel_pms::Page, usize), SyncError> {
     use futures::StreamExt;
+    let stream = spec.name;
     let pms_err = |source| SyncError::Pms { stream: stream.to_owned(), source };
     let request = |offset, parent: Option<String>| PageRequest { offset, since: progress.since, parent };
     let Some(first) = parents.get(progress.parent_index) else {
         // Past the last parent (or none at all): an empty last page.
         return Ok((empty_page(), 0));
     };
-    if first.is_none() || progress.offset > 0 {
-        // An ordinary stream (or the rest of a parent interrupted mid-way): the next page, and
-        // when it is full, up to `pages_per_unit` − 1 more fetched in parallel and merged.
+    if first.is_none() || progress.offset > 0 || spec.paged_parents {
+        // An ordinary stream (or one parent's long list, or the rest of a parent interrupted
+        // mid-way): the next page, and when it is full, up to `pages_per_unit` − 1 more
+        // fetched in parallel and merged.
         let head = client.fetch(stream, request(progress.offset, first.clone())).await.map_err(pms_err)?;
         if head.complete || head.fetched == 0 {
             let done = usize::from(head.complete);
@@ -484,4 +510,28 @@ pub async fn sync_once(target: Target<'_>) -> Result<Vec<StreamOutcome>, (Vec<St
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn at(hour: u32) -> Option<NaiveDateTime> {
+        NaiveDate::from_ymd_opt(2026, 3, 2).and_then(|d| d.and_hms_opt(hour, 0, 0))
+    }
+
+    #[test]
+    fn incremental_passes_sweep_when_the_last_sweep_is_old() {
+        let config = SyncConfig { sweep_every: Duration::from_secs(6 * 3600), ..SyncConfig::default() };
+        let never = Cursor { server_time: at(10), swept_at: None };
+        assert_eq!(never.since(&config), None, "no sweep yet: a full pass");
+        let recent = Cursor { server_time: at(10), swept_at: at(8) };
+        assert_eq!(recent.since(&config), at(10).map(|t| t - chrono::Duration::minutes(5)), "from the lookback");
+        let due = Cursor { server_time: at(15), swept_at: at(8) };
+        assert_eq!(due.since(&config), None, "seven hours after the last sweep");
+        let forced = SyncConfig { full: true, ..config };
+        assert_eq!(recent.since(&forced), None);
+    }
 }

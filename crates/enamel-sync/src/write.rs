@@ -143,7 +143,8 @@ pub(crate) async fn parent_keys(
         "treatment_plan" => store.fingerprint::<TreatmentPlanId>(practice, source).await?,
         "appointment" => store.fingerprint::<AppointmentId>(practice, source).await?,
         "claim" => store.fingerprint::<ClaimId>(practice, source).await?,
-        _ => Vec::new(),
+        "location" => store.fingerprint::<LocationId>(practice, source).await?,
+        other => return Err(enamel_store::StoreError::Invalid(format!("no parent list for entity {other}"))),
     };
     Ok(rows.into_iter().filter(|(_, _, deleted)| !deleted).map(|(key, _, _)| key).collect())
 }

@@ -6,6 +6,8 @@ use enamel_domain::records::*;
 use enamel_domain::{PartialDate, SourceKey, SyncRow, Tooth, ToothList, ToothScope};
 use serde_json::Value;
 
+use crate::row::JsonRow as _;
+
 use super::wire::Wire;
 
 type R<T> = Result<T, String>;

@@ -21,6 +21,8 @@ use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, Stre
 mod map;
 mod wire;
 
+pub(crate) use wire::to_utc;
+
 /// Open Dental API mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OdMode {
@@ -156,7 +158,7 @@ const fn spec(
         b"treatplanattaches" | b"proctps" => Some(("treatment_plan", "TreatPlanNum")),
         _ => None,
     };
-    StreamSpec { name, entity, key_prefix, depends_on, incremental, deletions, every, per_parent }
+    StreamSpec { name, entity, key_prefix, depends_on, incremental, deletions, every, per_parent, paged_parents: false }
 }
 
 /// An Open Dental office.
@@ -216,77 +218,10 @@ impl OdClient {
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PmsError> {
         let url = format!("{}/{path}", self.config.base_url);
         let auth = format!("ODFHIR {}/{}", self.config.developer_key, self.config.customer_key);
-        let mut backoff = self.config.backoff.clone();
-        let mut last_retry_after = None;
-        let mut last_reason = String::new();
-        for attempt in 1..=backoff.attempts {
-            self.limiter.acquire().await;
-            let sent = self
-                .http
-                .get(&url)
-                .header("Authorization", &auth)
-                .header("Content-Type", "application/json")
-                .query(query)
-                .send()
-                .await;
-            let retry_in = match sent {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = response
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let body = response.bytes().await;
-                    match (status, body) {
-                        (200, Ok(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
-                            Ok(value) => return Ok(value),
-                            Err(e) => {
-                                last_reason = format!("the answer is not JSON: {e}");
-                                backoff.delay(attempt)
-                            }
-                        },
-                        (200, Err(e)) => {
-                            last_reason = format!("the answer broke off: {e}");
-                            backoff.delay(attempt)
-                        }
-                        (401 | 403, _) => return Err(PmsError::Unauthorized { status }),
-                        (429, _) => {
-                            last_retry_after = retry_after;
-                            last_reason = "throttled".into();
-                            let wait = retry_after.unwrap_or_else(|| backoff.delay(attempt));
-                            self.limiter.defer(wait).await;
-                            Duration::ZERO
-                        }
-                        (500..=599, _) => {
-                            last_reason = format!("HTTP {status}");
-                            backoff.delay(attempt)
-                        }
-                        (_, body) => {
-                            let message = body
-                                .map(|b| String::from_utf8_lossy(&b).trim_matches('"').to_owned())
-                                .unwrap_or_default();
-                            return Err(PmsError::Rejected { status, message });
-                        }
-                    }
-                }
-                Err(e) => {
-                    last_reason =
-                        if e.is_timeout() { "timed out".to_owned() } else { format!("connection failed: {e}") };
-                    backoff.delay(attempt)
-                }
-            };
-            tracing::warn!(path, attempt, reason = %last_reason, "open dental request failed; retrying");
-            if attempt < backoff.attempts {
-                tokio::time::sleep(retry_in).await;
-            }
-        }
-        if last_reason == "throttled" {
-            Err(PmsError::Throttled { retry_after: last_retry_after })
-        } else {
-            Err(PmsError::Unavailable { reason: last_reason })
-        }
+        crate::http::json_with_retries(&self.limiter, &self.config.backoff, path, || {
+            self.http.get(&url).header("Authorization", &auth).header("Content-Type", "application/json").query(query)
+        })
+        .await
     }
 
     async fn fetch_page(&self, stream: &'static str, request: PageRequest) -> Result<Page, PmsError> {
@@ -475,10 +410,6 @@ impl PmsClient for OdClient {
     }
 
     fn fetch<'a>(&'a self, stream: &'a str, request: PageRequest) -> BoxFuture<'a, Result<Page, PmsError>> {
-        Box::pin(async move {
-            let spec =
-                STREAMS.iter().find(|s| s.name == stream).ok_or_else(|| PmsError::UnknownStream(stream.to_owned()))?;
-            self.fetch_page(spec.name, request).await
-        })
+        Box::pin(async move { self.fetch_page(crate::find_stream(STREAMS, stream)?.name, request).await })
     }
 }

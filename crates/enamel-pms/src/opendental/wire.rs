@@ -7,6 +7,8 @@ use chrono_tz::Tz;
 use enamel_domain::{Amount, Currency, SourceKey};
 use serde_json::Value;
 
+use crate::row::{JsonRow, kind};
+
 /// A row being read; errors name the field.
 pub(crate) struct Wire<'a> {
     pub(crate) row: &'a serde_json::Map<String, Value>,
@@ -15,13 +17,15 @@ pub(crate) struct Wire<'a> {
 
 type R<T> = Result<T, String>;
 
+impl<'a> JsonRow<'a> for Wire<'a> {
+    fn raw(&self, key: &str) -> Option<&'a Value> {
+        self.row.get(key)
+    }
+}
+
 impl<'a> Wire<'a> {
     pub(crate) fn new(value: &'a Value, tz: Tz) -> R<Self> {
         value.as_object().map(|row| Wire { row, tz }).ok_or_else(|| "row is not a JSON object".to_owned())
-    }
-
-    fn raw(&self, key: &str) -> Option<&'a Value> {
-        self.row.get(key)
     }
 
     /// A required integer.
@@ -61,22 +65,6 @@ impl<'a> Wire<'a> {
     /// A required reference.
     pub(crate) fn required_reference(&self, key: &str) -> R<SourceKey> {
         self.reference(key)?.ok_or_else(|| format!("{key} is missing"))
-    }
-
-    /// Text ("" when absent).
-    pub(crate) fn text(&self, key: &str) -> R<String> {
-        match self.raw(key) {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.trim().to_owned()),
-            Some(Value::Number(n)) => Ok(n.to_string()),
-            Some(other) => Err(format!("{key} has the wrong type: {}", kind(other))),
-        }
-    }
-
-    /// Text, `None` when empty.
-    pub(crate) fn opt_text(&self, key: &str) -> R<Option<String>> {
-        let t = self.text(key)?;
-        Ok((!t.is_empty()).then_some(t))
     }
 
     /// A boolean (`"true"`, `"True"`, `true`; absent is false).
@@ -134,17 +122,6 @@ impl<'a> Wire<'a> {
     /// A stamp this row changed at (`DateTStamp`, `SecDateTEdit`), as UTC.
     pub(crate) fn stamp(&self, key: &str) -> Option<DateTime<Utc>> {
         self.instant(key).ok().flatten()
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -253,6 +253,7 @@ fn with_tenant(shared: &Shared, f: impl FnOnce(&mut Tenant, NaiveDateTime) -> Re
     let Dataset::Tdental(tenant) = &mut *data else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    tenant.forget_lists();
     f(tenant, now).unwrap_or_else(|refused| *refused)
 }
 

@@ -1,0 +1,609 @@
+//! The TDental adapter: `https://<tenant>.tdental.vn/api/…` as the reference README
+//! (`shared/reference/tdental/README.md`) records it.
+//!
+//! - Login `POST /api/Account/Login` answers 200 even when it fails (`succeeded:false` and a
+//!   reason); the JWT lives 7 days. The client refreshes it a day before it expires
+//!   (`/api/Account/Refresh`, falling back to a new login) and logs in again once on a 401.
+//! - Lists answer `{offset, limit, totalItems, items, aggregates}`; `limit` is always sent
+//!   (endpoint defaults differ: 0 = everything, 1, 20); a short page is the last (the
+//!   `totalItems` of some lists is wrong). `/api/DotKhamSteps` is a bare array of the whole
+//!   table.
+//! - No change stamps: an incremental pass re-reads a rolling business-date window around
+//!   the PMS's clock (default 30 days back, 90 ahead), with both bounds where the API
+//!   requires a pair; a full pass (the sync engine's periodic sweep) reads everything and
+//!   infers deletions.
+//! - List rows lack some foreign keys: lists without `companyId` are read branch by branch
+//!   (the engine walks the stored branches), account payments and customers get their
+//!   `/{id}` details, fetched a bounded number at a time.
+//! - Times are Vietnam local (UTC+7) except the customer's registration `date` (UTC).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use enamel_domain::Batch;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::limiter::{Backoff, RateLimiter};
+use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, StreamSpec};
+
+mod map;
+mod wire;
+
+use map::{CATEGORY, COMMISSION, GROUP, ORDER, QUOTE, ROLE, TITLE, USER};
+
+/// The tenant's clock: Vietnam local time now. Tests set it to a simulator's clock.
+pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
+
+/// How to reach one tenant.
+#[derive(Clone)]
+pub struct TdConfig {
+    /// Site root, e.g. `https://tamdentist.tdental.vn`.
+    pub base_url: String,
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// The tenant's time zone (Asia/Ho_Chi_Minh).
+    pub time_zone: Tz,
+    /// Rows per list page.
+    pub page_size: usize,
+    /// Detail requests in flight at once.
+    pub detail_concurrency: usize,
+    /// Days before the PMS clock an incremental pass re-reads.
+    pub window_back_days: i64,
+    /// Days after the PMS clock an incremental pass re-reads (future appointments change).
+    pub window_ahead_days: i64,
+    /// Fetch each customer's profile (`/api/Partners/{id}`: note, medical history, id number).
+    pub partner_details: bool,
+    /// Spacing between requests (TDental does not throttle; integrators keep ~2–3 req/s).
+    pub min_interval: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retry policy for server errors and timeouts.
+    pub backoff: Backoff,
+    /// The tenant's clock.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for TdConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TdConfig")
+            .field("base_url", &self.base_url)
+            .field("page_size", &self.page_size)
+            .field("window_back_days", &self.window_back_days)
+            .field("window_ahead_days", &self.window_ahead_days)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TdConfig {
+    /// Defaults: 200-row pages, 16 details at a time, a window of 30 days back and 90
+    /// ahead, customer profiles on, no spacing, 60 s timeout, up to 5 attempts with backoff
+    /// from 500 ms to 20 s, the wall clock in Vietnam.
+    pub fn new(base_url: impl Into<String>, username: impl Into<String>, password: impl Into<String>) -> Self {
+        let tz = chrono_tz::Asia::Ho_Chi_Minh;
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            username: username.into(),
+            password: password.into(),
+            time_zone: tz,
+            page_size: 200,
+            detail_concurrency: 16,
+            window_back_days: 30,
+            window_ahead_days: 90,
+            partner_details: true,
+            min_interval: Duration::ZERO,
+            timeout: Duration::from_secs(60),
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(20), 5),
+            clock: Arc::new(move || chrono::Utc::now().with_timezone(&tz).naive_local()),
+        }
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+const QUARTER: Duration = Duration::from_secs(15 * 60);
+const FIVE: Duration = Duration::from_secs(5 * 60);
+const TWO: Duration = Duration::from_secs(2 * 60);
+
+/// The streams, in dependency order.
+pub static STREAMS: &[StreamSpec] = &[
+    spec("companies", "location", "", &[], HOUR),
+    spec("productcategories", "source_reference", CATEGORY, &[], DAY),
+    spec("products", "procedure_code", "", &["companies", "productcategories"], DAY),
+    spec("partnertitles", "source_reference", TITLE, &[], DAY),
+    spec("partnersources", "referral_source", "", &[], HOUR),
+    spec("partnercategories", "patient_tag", "", &[], HOUR),
+    spec("applicationroles", "source_reference", ROLE, &[], DAY),
+    spec("resgroups", "source_reference", GROUP, &[], DAY),
+    spec("commissions", "source_reference", COMMISSION, &["companies"], DAY),
+    spec("applicationusers", "source_reference", USER, &["companies"], HOUR),
+    spec("employees", "provider", "", &["companies"], QUARTER),
+    spec("partners", "patient", "", &["companies", "partnersources", "partnercategories"], FIVE),
+    spec("quotations", "treatment_plan", QUOTE, &["partners", "employees"], QUARTER),
+    spec("appointments", "appointment", "", &["partners", "employees", "companies"], TWO),
+    spec("customerreceipts", "check_in", "", &["partners", "employees", "companies"], TWO),
+    spec("saleorders", "treatment_plan", ORDER, &["partners", "employees", "companies"], FIVE),
+    spec("saleorderlines", "procedure", "", &["saleorders", "products", "employees"], FIVE),
+    spec("dotkhams", "visit", "", &["saleorders", "partners", "employees"], FIVE),
+    spec("dotkhamsteps", "visit_step", "", &["saleorderlines", "dotkhams"], HOUR),
+    spec("accountpayments", "payment", "", &["partners", "companies"], FIVE),
+    spec("saleorderpayments", "payment_allocation", "", &["accountpayments", "saleorders", "saleorderlines"], QUARTER),
+    spec("stockpickings", "stock_picking", "", &["companies"], HOUR),
+    spec("stockmoves", "stock_move", "", &["stockpickings", "products"], HOUR),
+];
+
+const fn spec(
+    name: &'static str,
+    entity: &'static str,
+    key_prefix: &'static str,
+    depends_on: &'static [&'static str],
+    every: Duration,
+) -> StreamSpec {
+    let endpoint = endpoint(name);
+    let per_company = endpoint.per_company;
+    StreamSpec {
+        name,
+        entity,
+        key_prefix,
+        depends_on,
+        incremental: endpoint.window.is_some(),
+        deletions: Deletions::Reconcile,
+        every,
+        per_parent: if per_company { Some(("location", "companyId")) } else { None },
+        paged_parents: per_company,
+    }
+}
+
+/// A business-date window: (from parameter, to parameter, both bounds required).
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    from: &'static str,
+    to: &'static str,
+    paired: bool,
+}
+
+/// How a stream is read.
+#[derive(Debug, Clone, Copy)]
+struct Endpoint {
+    /// List path below `/api/`.
+    path: &'static str,
+    /// Extra fixed query parameters.
+    fixed: &'static [(&'static str, &'static str)],
+    /// The business-date window, if the list has one.
+    window: Option<Window>,
+    /// The list rows lack `companyId`: read branch by branch.
+    per_company: bool,
+    /// Each row's `/{id}` detail is merged into it (path below `/api/`).
+    detail: Option<&'static str>,
+    /// The answer is a bare array of the whole table.
+    bare: bool,
+}
+
+const fn plain(path: &'static str) -> Endpoint {
+    Endpoint { path, fixed: &[], window: None, per_company: false, detail: None, bare: false }
+}
+
+const fn windowed(path: &'static str, from: &'static str, to: &'static str, paired: bool) -> Endpoint {
+    Endpoint { window: Some(Window { from, to, paired }), ..plain(path) }
+}
+
+const fn endpoint(stream: &str) -> Endpoint {
+    match stream.as_bytes() {
+        b"companies" => plain("Companies"),
+        b"productcategories" => plain("productcategories"),
+        b"products" => plain("Products"),
+        b"partnertitles" => plain("PartnerTitles"),
+        b"partnersources" => plain("PartnerSources"),
+        b"partnercategories" => plain("PartnerCategories"),
+        b"applicationroles" => plain("ApplicationRoles"),
+        b"resgroups" => plain("ResGroups"),
+        b"commissions" => plain("Commissions"),
+        b"applicationusers" => plain("ApplicationUsers"),
+        b"employees" => plain("Employees"),
+        b"partners" => Endpoint {
+            fixed: &[("searchType", "All")],
+            detail: Some("Partners"),
+            ..windowed("Partners/GetPagedPartnersCustomer", "dateFrom", "dateTo", false)
+        },
+        b"quotations" => windowed("Quotations/GetPagedV2", "dateFrom", "dateTo", false),
+        b"appointments" => windowed("Appointments", "dateTimeFrom", "dateTimeTo", true),
+        b"customerreceipts" => {
+            Endpoint { per_company: true, ..windowed("CustomerReceipts", "dateFrom", "dateTo", true) }
+        }
+        b"saleorders" => {
+            Endpoint { per_company: true, ..windowed("SaleOrders", "dateOrderFrom", "dateOrderTo", false) }
+        }
+        b"saleorderlines" => Endpoint { per_company: true, ..windowed("SaleOrderLines", "dateFrom", "dateTo", false) },
+        b"dotkhams" => Endpoint { per_company: true, ..windowed("DotKhams", "dateFrom", "dateTo", false) },
+        b"dotkhamsteps" => Endpoint { bare: true, ..plain("DotKhamSteps") },
+        b"accountpayments" => Endpoint {
+            detail: Some("AccountPayments"),
+            ..windowed("AccountPayments", "paymentDateFrom", "paymentDateTo", false)
+        },
+        b"saleorderpayments" => plain("SaleOrderPayments"),
+        b"stockpickings" => windowed("StockPickings", "dateFrom", "dateTo", false),
+        b"stockmoves" => plain("StockMoves"),
+        _ => plain(""),
+    }
+}
+
+/// A login: the bearer token and when it expires (Unix seconds), and the refresh token.
+#[derive(Clone)]
+struct Session {
+    token: String,
+    refresh: Option<String>,
+    expires: i64,
+}
+
+/// A TDental tenant.
+pub struct TdClient {
+    http: reqwest::Client,
+    config: TdConfig,
+    limiter: RateLimiter,
+    session: Mutex<Option<Session>>,
+}
+
+impl std::fmt::Debug for TdClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TdClient").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Renew a token this long before it expires.
+const RENEW_BEFORE: i64 = 86_400;
+
+impl TdClient {
+    /// A client for one tenant (one login).
+    pub fn new(config: TdConfig) -> Result<Self, PmsError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| PmsError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http, limiter: RateLimiter::new(config.min_interval), config, session: Mutex::new(None) })
+    }
+
+    /// The tenant clock as Unix seconds.
+    fn now_unix(&self) -> i64 {
+        let local = (self.config.clock)();
+        crate::opendental::to_utc(self.config.time_zone, local).timestamp()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/{path}", self.config.base_url)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value, PmsError> {
+        let url = self.url(path);
+        crate::http::json_with_retries(&self.limiter, &self.config.backoff, path, || self.http.post(&url).json(&body))
+            .await
+    }
+
+    /// Logs in (`succeeded:false` is a refusal with the PMS's reason).
+    async fn login(&self) -> Result<Session, PmsError> {
+        let body = json!({ "userName": self.config.username, "password": self.config.password, "rememberMe": false });
+        let answer = self.post("Account/Login", body).await?;
+        if answer.get("succeeded").and_then(Value::as_bool) != Some(true) {
+            let message = answer.get("message").and_then(Value::as_str).unwrap_or("no reason given").to_owned();
+            if answer.get("requiresTwoFactor").and_then(Value::as_bool) == Some(true) {
+                return Err(PmsError::LoginFailed { message: "the account requires two-factor authentication".into() });
+            }
+            return Err(PmsError::LoginFailed { message });
+        }
+        let token = answer
+            .get("token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| PmsError::Protocol("the login succeeded without a token".into()))?
+            .to_owned();
+        let refresh = answer.get("refreshToken").and_then(Value::as_str).map(str::to_owned);
+        tracing::info!(base_url = %self.config.base_url, "logged in to TDental");
+        let expires = self.expiry(&token).unwrap_or_else(|| self.now_unix() + RENEW_BEFORE * 2);
+        Ok(Session { expires, token, refresh })
+    }
+
+    /// When a token just received expires by our clock: its lifetime (`exp − iat`) from now,
+    /// so that a PMS clock set differently from ours neither expires it early nor late.
+    fn expiry(&self, token: &str) -> Option<i64> {
+        let (exp, iat) = jwt_times(token)?;
+        Some(match iat {
+            Some(iat) if exp > iat => self.now_unix() + (exp - iat),
+            _ => exp,
+        })
+    }
+
+    /// Trades the refresh token for a new access token.
+    async fn refresh(&self, session: &Session) -> Option<Session> {
+        let refresh = session.refresh.clone()?;
+        let answer = self.post("Account/Refresh", json!({ "refreshToken": refresh })).await.ok()?;
+        let token = answer.get("accessToken").and_then(Value::as_str).filter(|t| !t.is_empty())?.to_owned();
+        let refresh = answer.get("refreshToken").and_then(Value::as_str).map(str::to_owned).or(Some(refresh));
+        let expires = self.expiry(&token)?;
+        (expires - self.now_unix() > RENEW_BEFORE).then_some(Session { token, refresh, expires })
+    }
+
+    /// A token valid for at least a day more: the current one, a refreshed one or a new login.
+    async fn token(&self, stale: Option<&str>) -> Result<String, PmsError> {
+        let mut session = self.session.lock().await;
+        let now = self.now_unix();
+        let usable = session.as_ref().filter(|s| s.expires - now > RENEW_BEFORE && Some(s.token.as_str()) != stale);
+        if let Some(s) = usable {
+            return Ok(s.token.clone());
+        }
+        let renewed = match session.as_ref() {
+            Some(old) if Some(old.token.as_str()) != stale => self.refresh(old).await,
+            _ => None,
+        };
+        let next = match renewed {
+            Some(s) => s,
+            None => self.login().await?,
+        };
+        let token = next.token.clone();
+        *session = Some(next);
+        Ok(token)
+    }
+
+    /// GETs a path below `/api/`, logging in again once when the token is refused.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PmsError> {
+        let url = self.url(path);
+        let mut stale = None;
+        loop {
+            let token = self.token(stale.as_deref()).await?;
+            let sent = crate::http::json_with_retries(&self.limiter, &self.config.backoff, path, || {
+                self.http.get(&url).bearer_auth(&token).query(query)
+            })
+            .await;
+            match sent {
+                Err(PmsError::Unauthorized { .. }) if stale.is_none() => {
+                    tracing::info!(path, "TDental refused the token; logging in again");
+                    stale = Some(token);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The window of an incremental pass: from the pass's `since` (or now, if earlier)
+    /// minus the days back, to now plus the days ahead.
+    fn window(&self, since: NaiveDateTime) -> (NaiveDate, NaiveDate) {
+        let now = (self.config.clock)();
+        let from = since.min(now).date() - chrono::Duration::days(self.config.window_back_days);
+        let to = now.date() + chrono::Duration::days(self.config.window_ahead_days);
+        (from, to)
+    }
+
+    async fn fetch_page(&self, stream: &'static str, request: PageRequest) -> Result<Page, PmsError> {
+        let ep = endpoint(stream);
+        let server_time = Some((self.config.clock)());
+        let limit = self.config.page_size.max(1);
+        let mut items = if ep.bare {
+            if request.offset > 0 {
+                Vec::new()
+            } else {
+                match self.get(ep.path, &[]).await? {
+                    Value::Array(rows) => rows,
+                    other => return Err(protocol(ep.path, "a JSON array", &other)),
+                }
+            }
+        } else {
+            let mut query: Vec<(&str, String)> =
+                vec![("offset", request.offset.to_string()), ("limit", limit.to_string())];
+            query.extend(ep.fixed.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            if let Some(w) = ep.window {
+                let bounds = match request.since {
+                    Some(since) => Some(self.window(since)),
+                    // A full pass of a list that needs both bounds: all of time (dates
+                    // before 1900 are typing mistakes, and must be seen to be quarantined).
+                    None if w.paired => NaiveDate::from_ymd_opt(1, 1, 1).zip(NaiveDate::from_ymd_opt(9999, 12, 31)),
+                    None => None,
+                };
+                if let Some((from, to)) = bounds {
+                    query.push((w.from, from.format("%Y-%m-%d").to_string()));
+                    query.push((w.to, to.format("%Y-%m-%d").to_string()));
+                }
+            }
+            if let (true, Some(company)) = (ep.per_company, &request.parent) {
+                query.push(("companyId", company.clone()));
+            }
+            match self.get(ep.path, &query).await? {
+                Value::Object(mut envelope) => match envelope.remove("items") {
+                    Some(Value::Array(rows)) => rows,
+                    _ => return Err(protocol(ep.path, "a list envelope with items", &Value::Object(envelope))),
+                },
+                other => return Err(protocol(ep.path, "a list envelope", &other)),
+            }
+        };
+        let fetched = items.len();
+        let complete = ep.bare || fetched < limit;
+        if let (true, Some(company)) = (ep.per_company, &request.parent) {
+            for item in &mut items {
+                if let Some(row) = item.as_object_mut()
+                    && row.get("companyId").is_none_or(Value::is_null)
+                {
+                    row.insert("companyId".into(), Value::String(company.clone()));
+                }
+            }
+        }
+        if let Some(detail) = ep.detail
+            && (stream != "partners" || self.config.partner_details)
+        {
+            items = self.with_details(detail, items).await?;
+        }
+        let prefix = STREAMS.iter().find(|s| s.name == stream).map_or("", |s| s.key_prefix);
+        let keys = items
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str))
+            .filter(|id| !id.trim().is_empty())
+            .map(|id| format!("{prefix}{}", id.trim()))
+            .collect();
+        let mut page = Page {
+            batches: Vec::new(),
+            quarantined: Vec::new(),
+            deleted: Vec::new(),
+            fetched,
+            keys,
+            complete,
+            next_offset: request.offset + fetched,
+            server_time,
+        };
+        map_rows(stream, &items, self.config.time_zone, &mut page);
+        Ok(page)
+    }
+
+    /// Merges each row's `/{id}` detail into it, a bounded number at a time. A row whose
+    /// detail is gone (404) was deleted meanwhile: it leaves the page.
+    async fn with_details(&self, path: &str, items: Vec<Value>) -> Result<Vec<Value>, PmsError> {
+        let fetched: Vec<Result<Option<Value>, PmsError>> = futures::stream::iter(items)
+            .map(|mut item| async move {
+                let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                    return Ok(Some(item));
+                };
+                let detail = match self.get(&format!("{path}/{id}"), &[]).await {
+                    Ok(detail) => detail,
+                    Err(PmsError::Rejected { status: 404, .. }) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                if let (Some(row), Value::Object(detail)) = (item.as_object_mut(), detail) {
+                    for (k, v) in detail {
+                        if row.get(&k).is_none_or(Value::is_null) {
+                            row.insert(k, v);
+                        }
+                    }
+                }
+                Ok(Some(item))
+            })
+            .buffered(self.config.detail_concurrency.max(1))
+            .collect()
+            .await;
+        fetched.into_iter().filter_map(Result::transpose).collect()
+    }
+}
+
+fn protocol(path: &str, expected: &str, got: &Value) -> PmsError {
+    let s: String = got.to_string().chars().take(80).collect();
+    PmsError::Protocol(format!("{path}: expected {expected}, got {s}"))
+}
+
+/// The `exp` and `iat` claims of a JWT (not verified: only the PMS can, and it does).
+fn jwt_times(token: &str) -> Option<(i64, Option<i64>)> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims = serde_json::from_slice::<Value>(&bytes).ok()?;
+    Some((claims.get("exp")?.as_i64()?, claims.get("iat").and_then(Value::as_i64)))
+}
+
+/// Maps a page's rows into batches; a row that does not map is quarantined with its reason.
+fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
+    let mut quarantine = |row: &Value, reason: String| {
+        let source_id = row.get("id").and_then(Value::as_str).map(str::to_owned);
+        page.quarantined.push(Quarantined { stream, source_id, reason, payload: row.clone() });
+    };
+    macro_rules! simple {
+        ($variant:ident, $f:expr) => {{
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                match $f(r) {
+                    Ok(mapped) => out.push(mapped),
+                    Err(reason) => quarantine(r, reason),
+                }
+            }
+            vec![Batch::$variant(out)]
+        }};
+    }
+    let reference = |prefix: &'static str, kind: &'static str| move |r: &Value| map::reference(r, tz, prefix, kind);
+    let batches = match stream {
+        "companies" => simple!(Locations, |r| map::company(r, tz)),
+        "productcategories" => simple!(SourceReferences, reference(CATEGORY, "product_category")),
+        "partnertitles" => simple!(SourceReferences, reference(TITLE, "partner_title")),
+        "applicationroles" => simple!(SourceReferences, reference(ROLE, "role")),
+        "resgroups" => simple!(SourceReferences, reference(GROUP, "group")),
+        "commissions" => simple!(SourceReferences, reference(COMMISSION, "commission")),
+        "applicationusers" => simple!(SourceReferences, reference(USER, "application_user")),
+        "partnersources" => simple!(ReferralSources, |r| map::partner_source(r, tz)),
+        "partnercategories" => simple!(PatientTags, |r| map::partner_category(r, tz)),
+        "employees" => simple!(Providers, |r| map::employee(r, tz)),
+        "quotations" => simple!(TreatmentPlans, |r| map::quotation(r, tz)),
+        "appointments" => simple!(Appointments, |r| map::appointment(r, tz)),
+        "customerreceipts" => simple!(CheckIns, |r| map::customer_receipt(r, tz)),
+        "saleorders" => simple!(TreatmentPlans, |r| map::sale_order(r, tz)),
+        "saleorderlines" => simple!(Procedures, |r| map::sale_order_line(r, tz)),
+        "dotkhams" => simple!(Visits, |r| map::dot_kham(r, tz)),
+        "dotkhamsteps" => simple!(VisitSteps, |r| map::dot_kham_step(r, tz)),
+        "accountpayments" => simple!(Payments, |r| map::account_payment(r, tz)),
+        "saleorderpayments" => simple!(PaymentAllocations, |r| map::sale_order_payment(r, tz)),
+        "stockpickings" => simple!(StockPickings, |r| map::stock_picking(r, tz)),
+        "stockmoves" => simple!(StockMoves, |r| map::stock_move(r, tz)),
+        "products" => {
+            let (mut codes, mut goods) = (Vec::new(), Vec::new());
+            for r in rows {
+                match map::product(r, tz) {
+                    Ok(map::Product::Service(code)) => codes.push(code),
+                    Ok(map::Product::Goods(item)) => goods.push(item),
+                    Err(reason) => quarantine(r, reason),
+                }
+            }
+            vec![Batch::ProcedureCodes(codes), Batch::InventoryItems(goods)]
+        }
+        "partners" => {
+            let (mut patients, mut tags) = (Vec::with_capacity(rows.len()), Vec::new());
+            for r in rows {
+                match map::partner(r, tz) {
+                    Ok((patient, assigned)) => {
+                        patients.push(patient);
+                        tags.extend(assigned);
+                    }
+                    Err(reason) => quarantine(r, reason),
+                }
+            }
+            vec![Batch::Patients(patients), Batch::PatientTagAssignments(tags)]
+        }
+        _ => Vec::new(),
+    };
+    page.batches = batches;
+}
+
+impl PmsClient for TdClient {
+    fn streams(&self) -> &'static [StreamSpec] {
+        STREAMS
+    }
+
+    fn fetch<'a>(&'a self, stream: &'a str, request: PageRequest) -> BoxFuture<'a, Result<Page, PmsError>> {
+        Box::pin(async move { self.fetch_page(crate::find_stream(STREAMS, stream)?.name, request).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_come_after_what_they_depend_on() {
+        for (i, s) in STREAMS.iter().enumerate() {
+            for dep in s.depends_on {
+                let at = STREAMS.iter().position(|d| d.name == *dep);
+                assert!(at.is_some_and(|at| at < i), "{} depends on {dep}", s.name);
+            }
+            assert!(!endpoint(s.name).path.is_empty(), "{} has an endpoint", s.name);
+        }
+    }
+
+    #[test]
+    fn reads_the_times_of_a_jwt() {
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"nameid":"u","exp":1775604800,"iat":1775000000}"#);
+        let token = format!("eyJhbGciOiJIUzI1NiJ9.{claims}.sig");
+        assert_eq!(jwt_times(&token), Some((1_775_604_800, Some(1_775_000_000))));
+        assert_eq!(jwt_times("not a token"), None);
+        // A PMS whose clock is a month behind ours: the token still lives seven days.
+        let mut config = TdConfig::new("http://pms", "u", "p");
+        config.clock = Arc::new(|| chrono::DateTime::from_timestamp(1_777_600_000, 0).unwrap_or_default().naive_utc());
+        let client = TdClient::new(config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(client.expiry(&token).map(|e| e - client.now_unix()), Some(604_800));
+    }
+}

@@ -1,0 +1,289 @@
+//! The HTTP surface of `enamel serve`, request by request through the router: JSON-only
+//! `POST /graphql`, API keys, no GET execution, no batches, body limit, health, GraphiQL,
+//! introspection. On SQLite and PostgreSQL.
+
+mod support;
+
+use anyhow::{Context as _, Result, ensure};
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use enamel_domain::Scope;
+use enamel_graphql::Options;
+use enamel_server::http::HttpConfig;
+use enamel_store::Store;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use support::{app, backend_tests, key, practice};
+
+/// A response: status, content type and body.
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Result<Value> {
+        serde_json::from_str(&self.body).with_context(|| format!("not JSON ({}): {}", self.status, self.body))
+    }
+
+    /// The first error's `extensions.code`.
+    fn code(&self) -> Result<String> {
+        let body = self.json()?;
+        ensure!(body.get("data").is_none_or(Value::is_null), "an error carries no data: {body}");
+        body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned).context("no extensions.code")
+    }
+}
+
+/// Sends one request through `router`.
+async fn send(router: &axum::Router, request: Request<Body>) -> Result<Answer> {
+    let response = router.clone().oneshot(request).await?;
+    let status = response.status();
+    let content_type =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = String::from_utf8(to_bytes(response.into_body(), usize::MAX).await?.to_vec())?;
+    Ok(Answer { status, content_type, body })
+}
+
+/// `POST /graphql` with `content_type` and `body`, with the key when given.
+fn post(token: Option<&str>, content_type: &str, body: impl Into<String>) -> Result<Request<Body>> {
+    let mut request =
+        Request::builder().method(Method::POST).uri("/graphql").header(header::CONTENT_TYPE, content_type);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    Ok(request.body(Body::from(body.into()))?)
+}
+
+fn query(q: &str) -> String {
+    json!({ "query": q }).to_string()
+}
+
+fn get(uri: &str, token: Option<&str>) -> Result<Request<Body>> {
+    let mut request = Request::builder().method(Method::GET).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    Ok(request.body(Body::empty())?)
+}
+
+const VIEWER: &str = "{ viewer { name scopes practice { name } } }";
+
+async fn post_json_with_a_valid_key_runs_the_query(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Read]).await?;
+    let router = app(&store, Options::default(), HttpConfig::default());
+    for content_type in ["application/json", "application/json; charset=utf-8"] {
+        let answer = send(&router, post(Some(&token), content_type, query(VIEWER))?).await?;
+        ensure!(answer.status == StatusCode::OK, "{} {}", answer.status, answer.body);
+        ensure!(answer.content_type == "application/json", "content type {}", answer.content_type);
+        let body = answer.json()?;
+        ensure!(
+            body == json!({"data": {"viewer": {"name": "test key", "scopes": ["read"], "practice": {"name": "Smile Street"}}}}),
+            "{body}"
+        );
+    }
+    Ok(())
+}
+
+async fn missing_wrong_expired_and_revoked_keys_are_401(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let good = key(&store, p, &[Scope::Read]).await?;
+    let (revoked, revoked_token) = store.create_api_key(p, "revoked", &[Scope::Read], None).await?;
+    store.revoke_api_key(p, revoked.id).await?;
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    let (_, expired_token) = store.create_api_key(p, "expired", &[Scope::Read], Some(past)).await?;
+    // The same prefix with another secret.
+    let (prefix, _) = good.rsplit_once('_').context("token shape")?;
+    let forged = format!("{prefix}_{}", "0".repeat(48));
+    let router = app(&store, Options::default(), HttpConfig::default());
+
+    let refused: [(Option<&str>, &str); 5] = [
+        (None, "send an API key"),
+        (Some("not-a-key"), "unknown API key"),
+        (Some(&forged), "unknown API key"),
+        (Some(&revoked_token), "expired or revoked"),
+        (Some(&expired_token), "expired or revoked"),
+    ];
+    for (token, message) in refused {
+        let answer = send(&router, post(token, "application/json", query(VIEWER))?).await?;
+        ensure!(answer.status == StatusCode::UNAUTHORIZED, "{token:?}: {} {}", answer.status, answer.body);
+        ensure!(answer.content_type == "application/json", "{token:?}: {}", answer.content_type);
+        ensure!(answer.code()? == "UNAUTHENTICATED", "{token:?}: {}", answer.body);
+        ensure!(
+            answer.json()?["errors"][0]["message"].as_str().is_some_and(|m| m.contains(message)),
+            "{}",
+            answer.body
+        );
+    }
+    // Another scheme than Bearer is no key.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Basic {good}"))
+        .body(Body::from(query(VIEWER)))?;
+    let answer = send(&router, request).await?;
+    ensure!(answer.status == StatusCode::UNAUTHORIZED && answer.code()? == "UNAUTHENTICATED", "{}", answer.body);
+
+    // The good key still works, and revoking it takes effect once the cache entry ages out.
+    let router =
+        app(&store, Options::default(), HttpConfig { auth_cache_ttl: std::time::Duration::ZERO, ..Default::default() });
+    let answer = send(&router, post(Some(&good), "application/json", query(VIEWER))?).await?;
+    ensure!(answer.status == StatusCode::OK, "{}", answer.body);
+    let id = store.api_keys(p).await?.into_iter().find(|k| k.name == "test key").context("the key")?.id;
+    store.revoke_api_key(p, id).await?;
+    let answer = send(&router, post(Some(&good), "application/json", query(VIEWER))?).await?;
+    ensure!(answer.status == StatusCode::UNAUTHORIZED && answer.code()? == "UNAUTHENTICATED", "{}", answer.body);
+    Ok(())
+}
+
+async fn only_json_bodies_are_accepted(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Read]).await?;
+    let router = app(&store, Options::default(), HttpConfig::default());
+    let form = format!("query={}", "%7Bviewer%7Bname%7D%7D");
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", form.clone()),
+        ("text/plain", query(VIEWER)),
+        ("multipart/form-data; boundary=x", query(VIEWER)),
+        ("application/graphql", VIEWER.to_owned()),
+    ] {
+        let answer = send(&router, post(Some(&token), content_type, body)?).await?;
+        ensure!(
+            answer.status == StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}: {} {}",
+            answer.status,
+            answer.body
+        );
+        ensure!(answer.code()? == "BAD_USER_INPUT", "{content_type}: {}", answer.body);
+    }
+    // No content type at all.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(query(VIEWER)))?;
+    let answer = send(&router, request).await?;
+    ensure!(answer.status == StatusCode::UNSUPPORTED_MEDIA_TYPE, "{} {}", answer.status, answer.body);
+    // JSON that is not a GraphQL request.
+    for body in ["{", "{\"variables\": {}}", "42"] {
+        let answer = send(&router, post(Some(&token), "application/json", body)?).await?;
+        ensure!(answer.status == StatusCode::BAD_REQUEST, "{body}: {} {}", answer.status, answer.body);
+        ensure!(answer.code()? == "BAD_USER_INPUT", "{body}: {}", answer.body);
+    }
+    Ok(())
+}
+
+async fn get_requests_do_not_run_queries(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Read]).await?;
+    let router = app(&store, Options::default(), HttpConfig::default());
+    for uri in ["/graphql?query=%7Bviewer%7Bname%7D%7D", "/graphql?query={viewer{name}}", "/graphql"] {
+        let answer = send(&router, get(uri, Some(&token))?).await?;
+        ensure!(answer.status == StatusCode::METHOD_NOT_ALLOWED, "{uri}: {} {}", answer.status, answer.body);
+        ensure!(answer.code()? == "BAD_USER_INPUT", "{uri}: {}", answer.body);
+        ensure!(!answer.body.contains("test key"), "{uri}: the query ran: {}", answer.body);
+    }
+    // Other methods are not routed.
+    let request = Request::builder().method(Method::PUT).uri("/graphql").body(Body::from(query(VIEWER)))?;
+    let answer = send(&router, request).await?;
+    ensure!(answer.status == StatusCode::METHOD_NOT_ALLOWED, "{} {}", answer.status, answer.body);
+    Ok(())
+}
+
+async fn batched_requests_are_refused(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Read]).await?;
+    let router = app(&store, Options::default(), HttpConfig::default());
+    let batch = json!([{ "query": VIEWER }, { "query": VIEWER }]).to_string();
+    let answer = send(&router, post(Some(&token), "application/json", batch)?).await?;
+    ensure!(answer.status == StatusCode::BAD_REQUEST, "{} {}", answer.status, answer.body);
+    ensure!(answer.code()? == "BAD_USER_INPUT", "{}", answer.body);
+    ensure!(!answer.body.contains("test key"), "the batch ran: {}", answer.body);
+    Ok(())
+}
+
+async fn bodies_over_the_limit_are_413(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Read]).await?;
+    let config = HttpConfig { body_limit: 1024, ..Default::default() };
+    let router = app(&store, Options::default(), config);
+    let padded = |n: usize| json!({ "query": format!("{VIEWER}{}", " ".repeat(n)) }).to_string();
+    let answer = send(&router, post(Some(&token), "application/json", padded(2000))?).await?;
+    ensure!(answer.status == StatusCode::PAYLOAD_TOO_LARGE, "{} {}", answer.status, answer.body);
+    ensure!(answer.code()? == "LIMIT_EXCEEDED", "{}", answer.body);
+    // Just under the limit runs.
+    let body = padded(900);
+    ensure!(body.len() < 1024, "{}", body.len());
+    let answer = send(&router, post(Some(&token), "application/json", body)?).await?;
+    ensure!(
+        answer.status == StatusCode::OK && answer.json()?["data"]["viewer"]["name"] == "test key",
+        "{}",
+        answer.body
+    );
+    Ok(())
+}
+
+async fn health_endpoints_need_no_key(store: Store) -> Result<()> {
+    let router = app(&store, Options::default(), HttpConfig::default());
+    let answer = send(&router, get("/healthz", None)?).await?;
+    ensure!(answer.status == StatusCode::OK && answer.body == "ok", "{} {}", answer.status, answer.body);
+    let answer = send(&router, get("/readyz", None)?).await?;
+    ensure!(answer.status == StatusCode::OK && answer.body == "ready", "{} {}", answer.status, answer.body);
+    Ok(())
+}
+
+async fn graphiql_is_served_only_when_enabled(store: Store) -> Result<()> {
+    let off = app(&store, Options::default(), HttpConfig::default());
+    let answer = send(&off, get("/", None)?).await?;
+    ensure!(answer.status == StatusCode::NOT_FOUND, "{} {}", answer.status, answer.body);
+    ensure!(!answer.body.contains("<html"), "{}", answer.body);
+
+    let on = app(&store, Options::default(), HttpConfig { graphiql: true, ..Default::default() });
+    let answer = send(&on, get("/", None)?).await?;
+    ensure!(answer.status == StatusCode::OK, "{} {}", answer.status, answer.body);
+    ensure!(answer.content_type.starts_with("text/html"), "{}", answer.content_type);
+    ensure!(answer.body.contains("GraphiQL") && answer.body.contains("createUrl('/graphql')"), "no endpoint");
+    // Subscriptions go over WebSocket to the same path (the page turns it into ws://).
+    ensure!(answer.body.contains("subscriptionUrl: createUrl('/graphql', true)"), "no subscription endpoint");
+    Ok(())
+}
+
+async fn introspection_and_suggestions_are_off_by_default(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Read]).await?;
+    let introspect = query("{ __schema { queryType { name } } }");
+    let type_query = query("{ __type(name: \"Patient\") { name } }");
+    let typo = query("{ viewr { name } }");
+
+    let closed = app(&store, Options::default(), HttpConfig::default());
+    for body in [&introspect, &type_query] {
+        let answer = send(&closed, post(Some(&token), "application/json", body.clone())?).await?;
+        ensure!(answer.code()? == "FORBIDDEN", "introspection ran: {}", answer.body);
+    }
+    let answer = send(&closed, post(Some(&token), "application/json", query("{ __typename }"))?).await?;
+    ensure!(answer.json()? == json!({"data": {"__typename": "Query"}}), "{}", answer.body);
+    let answer = send(&closed, post(Some(&token), "application/json", typo.clone())?).await?;
+    ensure!(answer.json()?["errors"].is_array() && !answer.body.contains("viewer"), "a suggestion: {}", answer.body);
+
+    let open = app(&store, Options { introspection: true, ..Default::default() }, HttpConfig::default());
+    let answer = send(&open, post(Some(&token), "application/json", introspect)?).await?;
+    ensure!(answer.json()?["data"]["__schema"]["queryType"]["name"] == "Query", "{}", answer.body);
+    let answer = send(&open, post(Some(&token), "application/json", typo)?).await?;
+    ensure!(answer.body.contains("viewer"), "no suggestion with introspection on: {}", answer.body);
+    Ok(())
+}
+
+backend_tests!(
+    post_json_with_a_valid_key_runs_the_query,
+    missing_wrong_expired_and_revoked_keys_are_401,
+    only_json_bodies_are_accepted,
+    get_requests_do_not_run_queries,
+    batched_requests_are_refused,
+    bodies_over_the_limit_are_413,
+    health_endpoints_need_no_key,
+    graphiql_is_served_only_when_enabled,
+    introspection_and_suggestions_are_off_by_default,
+);

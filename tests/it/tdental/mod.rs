@@ -1,0 +1,512 @@
+//! The TDental adapter and the sync engine against the TDental simulator, on both backends.
+//! The expected values are read from the simulator over plain HTTP (its own JSON), never
+//! through the adapter under test.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use chrono::NaiveDateTime;
+use enamel_domain::ids::*;
+use enamel_domain::{Currency, EntityId, PracticeId, Source, SyncRunStatus};
+use enamel_pms::PmsError;
+use enamel_pms::limiter::Backoff;
+use enamel_pms::tdental::{TdClient, TdConfig};
+use enamel_sim::{PmsKind, SimConfig, SimHandle};
+use enamel_store::{NewConnection, NewPractice, Store, Table};
+use enamel_sync::{Hooks, SyncConfig, SyncError, Target, sync_once};
+use serde_json::{Value, json};
+
+use crate::support::backend_tests;
+
+async fn tenant() -> SimHandle {
+    enamel_sim::spawn(SimConfig::new(PmsKind::Tdental), 0).await.expect("simulator starts")
+}
+
+/// A client on the simulator's clock (or on `clock`, to disagree with it).
+fn client_with(sim: &SimHandle, password: &str, clock: Option<NaiveDateTime>) -> TdClient {
+    let mut config = TdConfig::new(sim.api_url(), "admin", password);
+    config.backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(50), 3);
+    let control = sim.control.clone();
+    config.clock = match clock {
+        Some(fixed) => Arc::new(move || fixed),
+        None => Arc::new(move || control.now()),
+    };
+    TdClient::new(config).expect("client")
+}
+
+fn client(sim: &SimHandle) -> TdClient {
+    client_with(sim, "admin", None)
+}
+
+async fn connected(store: &Store, name: &str) -> Result<(PracticeId, ConnectionId)> {
+    let p = store
+        .create_practice(NewPractice {
+            name: name.to_owned(),
+            time_zone: chrono_tz::Asia::Ho_Chi_Minh,
+            currency: Currency::Vnd,
+        })
+        .await?
+        .id;
+    let c = store
+        .add_connection(
+            p,
+            NewConnection { kind: Source::Tdental, base_url: "http://sim".into(), mode: None, credentials: None },
+        )
+        .await?;
+    Ok((p, c.id))
+}
+
+fn target<'a>(
+    store: &'a Store,
+    client: &'a TdClient,
+    (practice, connection): (PracticeId, ConnectionId),
+    config: &'a SyncConfig,
+    hooks: &'a Hooks,
+) -> Target<'a> {
+    Target { store, client, practice, connection, source: Source::Tdental, config, hooks }
+}
+
+async fn sync(
+    store: &Store,
+    client: &TdClient,
+    at: (PracticeId, ConnectionId),
+    config: &SyncConfig,
+) -> Result<Vec<enamel_sync::StreamOutcome>> {
+    sync_once(target(store, client, at, config, &Hooks::default())).await.map_err(|(_, e)| e.into())
+}
+
+/// Reads the simulator's own rows: a whole list (`limit=0`), by data set.
+struct Raw {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Raw {
+    async fn login(sim: &SimHandle) -> Result<Raw> {
+        let http = reqwest::Client::new();
+        let base = sim.api_url();
+        let answer: Value = http
+            .post(format!("{base}/api/Account/Login"))
+            .json(&json!({"userName": "admin", "password": "admin", "rememberMe": false}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = answer["token"].as_str().context("a token")?.to_owned();
+        Ok(Raw { http, base, token })
+    }
+
+    async fn list(&self, path: &str) -> Result<Vec<Value>> {
+        let answer: Value = self
+            .http
+            .get(format!("{}/api/{path}", self.base))
+            .bearer_auth(&self.token)
+            .query(&[("limit", "0"), ("offset", "0")])
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(match answer {
+            Value::Array(rows) => rows,
+            mut envelope => envelope["items"].take().as_array().cloned().context("items")?,
+        })
+    }
+}
+
+/// Internal id → PMS key of every row of a table.
+async fn keys_of<T: Table + EntityId>(store: &Store, p: PracticeId) -> Result<HashMap<T, String>> {
+    let ids: Vec<T> = store.live_ids(p).await?;
+    let rows = store.get_many::<T>(p, &ids).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.meta.source_id.as_str().to_owned())).collect())
+}
+
+/// PMS key → stored row.
+async fn by_key<T: Table + EntityId>(
+    store: &Store,
+    p: PracticeId,
+) -> Result<HashMap<String, enamel_domain::Stored<T::Record>>> {
+    let ids: Vec<T> = store.live_ids(p).await?;
+    let rows = store.get_many::<T>(p, &ids).await?;
+    Ok(rows.into_iter().map(|r| (r.meta.source_id.as_str().to_owned(), r)).collect())
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or("").trim().to_owned()
+}
+
+/// Live rows of every table the TDental streams fill, as (key, hash).
+async fn fingerprint(store: &Store, p: PracticeId) -> Result<BTreeMap<&'static str, Vec<(String, i64)>>> {
+    async fn live<T: Table>(store: &Store, p: PracticeId) -> Result<Vec<(String, i64)>> {
+        let rows = store.fingerprint::<T>(p, Source::Tdental).await?;
+        Ok(rows.into_iter().filter(|(_, _, deleted)| !deleted).map(|(k, h, _)| (k, h)).collect())
+    }
+    Ok(BTreeMap::from([
+        ("location", live::<LocationId>(store, p).await?),
+        ("source_reference", live::<SourceReferenceId>(store, p).await?),
+        ("procedure_code", live::<ProcedureCodeId>(store, p).await?),
+        ("inventory_item", live::<InventoryItemId>(store, p).await?),
+        ("referral_source", live::<ReferralSourceId>(store, p).await?),
+        ("patient_tag", live::<PatientTagId>(store, p).await?),
+        ("provider", live::<ProviderId>(store, p).await?),
+        ("patient", live::<PatientId>(store, p).await?),
+        ("patient_tag_assignment", live::<PatientTagAssignmentId>(store, p).await?),
+        ("treatment_plan", live::<TreatmentPlanId>(store, p).await?),
+        ("appointment", live::<AppointmentId>(store, p).await?),
+        ("check_in", live::<CheckInId>(store, p).await?),
+        ("procedure", live::<ProcedureId>(store, p).await?),
+        ("visit", live::<VisitId>(store, p).await?),
+        ("visit_step", live::<VisitStepId>(store, p).await?),
+        ("payment", live::<PaymentId>(store, p).await?),
+        ("payment_allocation", live::<PaymentAllocationId>(store, p).await?),
+        ("stock_picking", live::<StockPickingId>(store, p).await?),
+        ("stock_move", live::<StockMoveId>(store, p).await?),
+    ]))
+}
+
+backend_tests!(
+    a_full_sync_equals_the_tenant_and_a_second_changes_nothing,
+    the_cycle_catches_edits_in_its_window_and_the_sweep_the_rest,
+    expired_tokens_renew_and_bad_passwords_fail_clearly,
+    open_dental_and_tdental_practices_stay_isolated,
+    a_crash_mid_branch_resumes_to_the_same_store,
+);
+
+async fn a_crash_mid_branch_resumes_to_the_same_store(store: Store) -> Result<()> {
+    use enamel_sync::{FailHook, FailPoint};
+    let sim = tenant().await;
+    // Small pages, one page per transaction: branches span several units.
+    let mut config = TdConfig::new(sim.api_url(), "admin", "admin");
+    let control = sim.control.clone();
+    config.clock = Arc::new(move || control.now());
+    config.page_size = 20;
+    let client = TdClient::new(config)?;
+    let sync_config = SyncConfig { pages_per_unit: 1, ..SyncConfig::default() };
+    let clean = connected(&store, "Clean").await?;
+    sync(&store, &client, clean, &sync_config).await?;
+    let want = fingerprint(&store, clean.0).await?;
+    for (point, stream, page) in [
+        (FailPoint::AfterCommit, "customerreceipts", 2),
+        (FailPoint::AfterFetch, "saleorderlines", 3),
+        (FailPoint::BeforeFetch, "partners", 1),
+    ] {
+        let at = connected(&store, &format!("{point:?} {stream}")).await?;
+        let hook: FailHook = Arc::new(move |p, s, n| p == point && s == stream && n == page);
+        let hooks = Hooks { fail: Some(hook), on_page: None };
+        let crashed = sync_once(target(&store, &client, at, &sync_config, &hooks)).await;
+        ensure!(matches!(crashed, Err((_, SyncError::Injected { .. }))), "the injected failure stops the sync");
+        sync(&store, &client, at, &sync_config).await?;
+        ensure!(fingerprint(&store, at.0).await? == want, "{point:?} at {stream}: the store differs from a clean sync");
+    }
+    Ok(())
+}
+
+async fn a_full_sync_equals_the_tenant_and_a_second_changes_nothing(store: Store) -> Result<()> {
+    let sim = tenant().await;
+    let client = client(&sim);
+    let at = connected(&store, "Nha khoa").await?;
+    let p = at.0;
+    let config = SyncConfig::default();
+    let first = sync(&store, &client, at, &config).await?;
+    let counts = sim.control.counts();
+    ensure!(first.len() == 23, "every data set is a stream: {}", first.len());
+    for o in &first {
+        ensure!(
+            o.counts.fetched as usize == counts[&o.stream],
+            "{}: {:?} vs {}",
+            o.stream,
+            o.counts,
+            counts[&o.stream]
+        );
+    }
+    // Only impossible values are quarantined, each with its reason.
+    let quarantined = store.quarantined(p, 1000).await?;
+    ensure!(quarantined.iter().all(|q| q.stream == "appointments" && q.reason.contains("is impossible (year 1224)")));
+    let raw = Raw::login(&sim).await?;
+
+    // Every appointment's customer and branch, its time in UTC, its state kept.
+    let apts = raw.list("Appointments").await?;
+    let stored = by_key::<AppointmentId>(&store, p).await?;
+    let patients = keys_of::<PatientId>(&store, p).await?;
+    let locations = keys_of::<LocationId>(&store, p).await?;
+    ensure!(
+        stored.len() + quarantined.len() == apts.len(),
+        "{} + {} vs {}",
+        stored.len(),
+        quarantined.len(),
+        apts.len()
+    );
+    for a in &apts {
+        let date = text(a, "date");
+        let Some(s) = stored.get(&text(a, "id")) else {
+            ensure!(date.starts_with("1224-"), "appointment {} missing", text(a, "id"));
+            continue;
+        };
+        ensure!(patients.get(&s.data.patient_id) == Some(&text(a, "partnerId")), "customer of {}", text(a, "id"));
+        ensure!(s.data.location_id.and_then(|l| locations.get(&l)) == Some(&text(a, "companyId")));
+        let local = NaiveDateTime::parse_from_str(&date, "%Y-%m-%dT%H:%M:%S%.f")?;
+        ensure!(s.data.start_at.naive_utc() == local - chrono::Duration::hours(7), "{date} is Vietnam time");
+        ensure!(s.data.status_source == text(a, "state"));
+    }
+
+    // Every order line's order, product and teeth (FDI from the text, the text kept).
+    let lines = raw.list("SaleOrderLines").await?;
+    let stored = by_key::<ProcedureId>(&store, p).await?;
+    let plans = keys_of::<TreatmentPlanId>(&store, p).await?;
+    let codes = keys_of::<ProcedureCodeId>(&store, p).await?;
+    ensure!(stored.len() == lines.len());
+    let mut with_teeth = 0;
+    for l in &lines {
+        let s = stored.get(&text(l, "id")).context("line stored")?;
+        let order = format!("order:{}", text(l, "orderId"));
+        ensure!(s.data.treatment_plan_id.and_then(|t| plans.get(&t)) == Some(&order));
+        ensure!(s.data.procedure_code_id.and_then(|c| codes.get(&c)) == Some(&text(l, "productId")));
+        let diagnostic = text(l, "diagnostic");
+        if text(l, "toothType") == "manual" {
+            let want = enamel_domain::ToothList::scan_free_text(&diagnostic);
+            ensure!(s.data.teeth == want, "teeth of {}: {} vs {diagnostic:?}", text(l, "id"), s.data.teeth);
+            with_teeth += usize::from(!want.is_empty());
+        } else {
+            ensure!(s.data.teeth.is_empty() && s.data.tooth_scope != enamel_domain::ToothScope::Teeth);
+        }
+        ensure!(s.data.tooth_text.as_deref().unwrap_or("") == diagnostic);
+        let fee = l["priceSubTotal"].as_f64().context("price")?;
+        ensure!(s.data.fee.0 == fee.round() as i64, "VND has no minor unit");
+    }
+    ensure!(with_teeth > 0, "some lines name teeth");
+
+    // Every allocation's payment and order.
+    let sops = raw.list("SaleOrderPayments").await?;
+    let stored = by_key::<PaymentAllocationId>(&store, p).await?;
+    let payments = keys_of::<PaymentId>(&store, p).await?;
+    ensure!(stored.len() == sops.len());
+    for sop in &sops {
+        let s = stored.get(&text(sop, "id")).context("allocation stored")?;
+        let order = format!("order:{}", text(sop, "orderId"));
+        ensure!(s.data.treatment_plan_id.and_then(|t| plans.get(&t)) == Some(&order));
+        let paid = sop["payments"].get(0).map(|p| text(p, "id"));
+        ensure!(s.data.payment_id.and_then(|x| payments.get(&x)).cloned() == paid, "payment of {}", text(sop, "id"));
+    }
+
+    // Partial birth dates and registration times as the tenant gives them.
+    let customers = raw.list("Partners/GetPagedPartnersCustomer").await?;
+    let stored = by_key::<PatientId>(&store, p).await?;
+    let mut partial = 0;
+    for c in &customers {
+        let s = stored.get(&text(c, "id")).context("customer stored")?;
+        let dob = text(c, "dateOfBirth");
+        if dob.starts_with("--/--/") {
+            partial += 1;
+            ensure!(s.data.birth_date.is_some_and(|d| d.month().is_none() && d.year().is_some()), "{dob}");
+        }
+        ensure!(s.data.chart_number.as_deref() == Some(text(c, "ref").as_str()).filter(|r| !r.is_empty()));
+    }
+    ensure!(partial > 0, "some birth dates are year-only");
+    ensure!(store.check_references(p).await?.is_empty());
+
+    let second = sync(&store, &client, at, &config).await?;
+    for o in &second {
+        ensure!(o.counts.inserted + o.counts.updated + o.counts.deleted == 0, "{}: {:?}", o.stream, o.counts);
+    }
+    let runs = store.sync_runs(p, 100).await?;
+    ensure!(runs.len() == 46 && runs.iter().all(|r| r.status == SyncRunStatus::Succeeded));
+    Ok(())
+}
+
+async fn the_cycle_catches_edits_in_its_window_and_the_sweep_the_rest(store: Store) -> Result<()> {
+    let sim = tenant().await;
+    let client = client(&sim);
+    let at = connected(&store, "Cycled").await?;
+    let p = at.0;
+    let config = SyncConfig::default();
+    sync(&store, &client, at, &config).await?;
+    let before = sim.control.now();
+    sim.control.advance(chrono::Duration::hours(1));
+    let changed = sim.control.mutate(10);
+
+    // The cycle: rolling windows only (30 days back, 90 ahead), no deletions inferred.
+    let cycle = sync(&store, &client, at, &config).await?;
+    let of = |outcomes: &[enamel_sync::StreamOutcome], s: &str| {
+        outcomes.iter().find(|o| o.stream == s).map(|o| o.counts).unwrap_or_default()
+    };
+    let appointments = of(&cycle, "appointments");
+    ensure!(appointments.fetched < sim.control.counts()["appointments"] as u64, "a window, not everything");
+    ensure!(appointments.inserted as usize == changed.inserted["appointments"], "new bookings: {appointments:?}");
+    ensure!(appointments.deleted == 0, "a window cannot tell deletions");
+
+    // Against a clean copy: what the cycle missed lies outside its window.
+    let clean = connected(&store, "Clean").await?;
+    sync(&store, &client, clean, &config).await?;
+    let want = fingerprint(&store, clean.0).await?;
+    let got = fingerprint(&store, p).await?;
+    let wanted: HashMap<&str, i64> = want["appointment"].iter().map(|(k, h)| (k.as_str(), *h)).collect();
+    let clean_apts = by_key::<AppointmentId>(&store, clean.0).await?;
+    let from = (before - chrono::Duration::days(30)).date();
+    let to = (sim.control.now() + chrono::Duration::days(90)).date();
+    let mut missed = 0;
+    for (key, hash) in &got["appointment"] {
+        match wanted.get(key.as_str()) {
+            None => missed += 1, // deleted in the PMS: the sweep will tell
+            Some(h) if h != hash => {
+                let s = clean_apts.get(key).context("in the clean copy")?;
+                let day = (s.data.start_at + chrono::Duration::hours(7)).date_naive();
+                ensure!(day < from || day > to, "appointment {key} on {day} is inside the window but was missed");
+                missed += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    ensure!(missed > 0, "the mutation touched rows outside the window");
+    ensure!(got != want, "the cycle alone leaves the store behind");
+
+    // The sweep: everything, deletions inferred, the store equals a clean copy.
+    let sweep_config = SyncConfig { sweep_every: Duration::ZERO, max_delete_share: 0.5, ..SyncConfig::default() };
+    let sweep = sync(&store, &client, at, &sweep_config).await?;
+    ensure!(
+        of(&sweep, "appointments").deleted as usize == changed.deleted["appointments"],
+        "{:?}",
+        of(&sweep, "appointments")
+    );
+    ensure!(of(&sweep, "appointments").fetched == sim.control.counts()["appointments"] as u64);
+    ensure!(fingerprint(&store, p).await? == want, "after the sweep the store equals a clean sync");
+    let deleted = store.fingerprint::<AppointmentId>(p, Source::Tdental).await?.into_iter().filter(|r| r.2).count();
+    ensure!(deleted == changed.deleted["appointments"], "deletions are soft: {deleted}");
+    ensure!(store.check_references(p).await?.is_empty());
+    Ok(())
+}
+
+async fn expired_tokens_renew_and_bad_passwords_fail_clearly(store: Store) -> Result<()> {
+    let sim = tenant().await;
+
+    // A wrong password: a clear error, a failed run, nothing written.
+    let at = connected(&store, "Wrong password").await?;
+    let wrong = client_with(&sim, "not-the-password", None);
+    let (done, error) = sync_once(target(&store, &wrong, at, &SyncConfig::default(), &Hooks::default()))
+        .await
+        .err()
+        .context("the login is refused")?;
+    ensure!(done.is_empty());
+    match &error {
+        SyncError::Pms { source: PmsError::LoginFailed { message }, .. } => {
+            ensure!(message.contains("không đúng"), "the PMS's reason is kept: {message}");
+        }
+        other => anyhow::bail!("expected a refused login, got {other}"),
+    }
+    ensure!(store.live_ids::<LocationId>(at.0).await?.is_empty());
+    let runs = store.sync_runs(at.0, 10).await?;
+    ensure!(
+        runs.iter().any(|r| r.status == SyncRunStatus::Failed
+            && r.error.as_deref().is_some_and(|e| e.contains("refused the login")))
+    );
+
+    // The right one: a sync, then the clock moves past the token's seven days while our
+    // clock lags (the PMS says 401): the client logs in again and nothing is lost.
+    let at = connected(&store, "Tenant").await?;
+    let lagging = client_with(&sim, "admin", Some(sim.control.now()));
+    sync(&store, &lagging, at, &SyncConfig::default()).await?;
+    let patients = store.live_ids::<PatientId>(at.0).await?.len();
+    sim.control.advance(chrono::Duration::days(8));
+    let logins = |sim: &SimHandle| {
+        sim.control.requests().iter().filter(|r| r.path.eq_ignore_ascii_case("/api/Account/Login")).count()
+    };
+    let before = logins(&sim);
+    let full = SyncConfig { full: true, ..SyncConfig::default() };
+    sync(&store, &lagging, at, &full).await?;
+    let requests = sim.control.requests();
+    ensure!(requests.iter().any(|r| r.status == 401), "the PMS refused the old token");
+    ensure!(logins(&sim) == before + 1, "one new login");
+    ensure!(store.live_ids::<PatientId>(at.0).await?.len() == patients, "nothing lost");
+
+    // On the PMS's clock the client renews a day before expiry, without a 401.
+    let fresh = client(&sim);
+    sync(&store, &fresh, at, &SyncConfig::default()).await?;
+    let refused = sim.control.requests().iter().filter(|r| r.status == 401).count();
+    sim.control.advance(chrono::Duration::days(6) + chrono::Duration::hours(12));
+    sync(&store, &fresh, at, &SyncConfig::default()).await?;
+    let after = sim.control.requests();
+    ensure!(after.iter().filter(|r| r.status == 401).count() == refused, "renewed before it expired");
+    ensure!(after.iter().any(|r| r.path.eq_ignore_ascii_case("/api/Account/Refresh")), "through the refresh token");
+    Ok(())
+}
+
+async fn open_dental_and_tdental_practices_stay_isolated(store: Store) -> Result<()> {
+    use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
+    let td = tenant().await;
+    let mut od_config = SimConfig::new(PmsKind::OpenDental);
+    od_config.mode = enamel_sim::Mode::Local;
+    let od = enamel_sim::spawn(od_config, 0).await.context("Open Dental simulator")?;
+
+    let td_at = connected(&store, "Nha khoa").await?;
+    sync(&store, &client(&td), td_at, &SyncConfig::default()).await?;
+    let od_practice = crate::fixtures::practice(&store, "Dental Office").await;
+    let od_conn = store
+        .add_connection(
+            od_practice,
+            NewConnection {
+                kind: Source::OpenDental,
+                base_url: od.api_url(),
+                mode: Some("local".into()),
+                credentials: None,
+            },
+        )
+        .await?
+        .id;
+    let od_client = OdClient::new(OdConfig::new(
+        od.api_url(),
+        "dev-key",
+        "customer-key",
+        OdMode::Local,
+        chrono_tz::America::New_York,
+    ))?;
+    let od_target = Target {
+        store: &store,
+        client: &od_client,
+        practice: od_practice,
+        connection: od_conn,
+        source: Source::OpenDental,
+        config: &SyncConfig::default(),
+        hooks: &Hooks::default(),
+    };
+    sync_once(od_target).await.map_err(|(_, e)| e)?;
+
+    let td_patients: Vec<PatientId> = store.live_ids(td_at.0).await?;
+    let od_patients: Vec<PatientId> = store.live_ids(od_practice).await?;
+    ensure!(td_patients.len() == td.control.counts()["partners"]);
+    ensure!(od_patients.len() == od.control.counts()["patients"]);
+    ensure!(
+        store.get_many::<PatientId>(td_at.0, &od_patients).await?.is_empty(),
+        "no Open Dental patient in TDental's practice"
+    );
+    ensure!(store.check_references(td_at.0).await?.is_empty() && store.check_references(od_practice).await?.is_empty());
+
+    // Through the graph: each key sees its own practice, in its own currency.
+    let api = enamel_graphql::Api::new(store.clone(), enamel_graphql::Options::default());
+    let viewer = |practice| {
+        let store = store.clone();
+        async move {
+            Ok::<_, anyhow::Error>(enamel_graphql::Viewer {
+                practice: store.practice(practice).await?,
+                name: "test".into(),
+                scopes: vec![enamel_domain::Scope::Read],
+            })
+        }
+    };
+    let od_patient = store.get::<PatientId>(od_practice, od_patients[0]).await?;
+    let od_node = enamel_graphql::global_id::encode("Patient", od_patient.id.0).0;
+    let query = r#"query($id: ID!) { patients(first: 1) { totalCount edges { node { lastName balance { currency } } } } node(id: $id) { id } }"#;
+    let request: enamel_graphql::Request =
+        serde_json::from_value(json!({"query": query, "variables": {"id": od_node}}))?;
+    let answer = api.execute(request, Some(viewer(td_at.0).await?)).await.0;
+    ensure!(answer["errors"].is_null(), "{answer}");
+    ensure!(answer["data"]["patients"]["totalCount"] == json!(td_patients.len()), "{answer}");
+    ensure!(answer["data"]["patients"]["edges"][0]["node"]["balance"]["currency"] == json!("VND"), "{answer}");
+    ensure!(answer["data"]["node"].is_null(), "another practice's id answers nothing: {answer}");
+    let request: enamel_graphql::Request =
+        serde_json::from_value(json!({"query": query, "variables": {"id": od_node}}))?;
+    let answer = api.execute(request, Some(viewer(od_practice).await?)).await.0;
+    ensure!(answer["data"]["node"]["id"] == json!(od_node), "{answer}");
+    ensure!(answer["data"]["patients"]["totalCount"] == json!(od_patients.len()));
+    Ok(())
+}
