@@ -418,7 +418,142 @@ async fn errors_scopes_and_isolation(store: Store) -> Result<()> {
     Ok(())
 }
 
-backend_tests!(representative_queries, statements_depend_on_depth_only, errors_scopes_and_isolation);
+backend_tests!(
+    representative_queries,
+    statements_depend_on_depth_only,
+    errors_scopes_and_isolation,
+    a_hand_built_family_has_the_worked_ledger_and_aging,
+);
+
+/// A guarantor and a child, worked by hand (as of 2026-03-02):
+///
+/// | date | who | what | amount | running |
+/// |---|---|---|---:|---:|
+/// | 2025-11-15 | child | procedure | 50.00 | 50.00 |
+/// | 2026-01-01 | guarantor | procedure | 100.00 | 150.00 |
+/// | 2026-02-01 | child | discount adjustment | −10.00 | 140.00 |
+/// | 2026-02-20 | guarantor | procedure | 200.00 | 340.00 |
+/// | 2026-02-25 | guarantor | payment | −120.00 | 220.00 |
+///
+/// Aging pays the 130.00 of credits to the oldest charges first: the 50.00 (107 days
+/// old), then 80.00 of the 100.00 (60 days): 0–30 200.00, 31–60 20.00, 61–90 0, over 90 0.
+async fn a_hand_built_family_has_the_worked_ledger_and_aging(store: Store) -> Result<()> {
+    use enamel_domain::enums::{PaymentKind, PaymentStatus};
+    use enamel_domain::records::{Adjustment, Family, Payment, PaymentAllocation};
+    use enamel_domain::{Amount, SyncRow};
+    let p = practice(&store, "Hand-built").await;
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).context("date");
+    store.upsert(p, Source::OpenDental, &[SyncRow::new(key("F"), Family {})]).await?;
+    let mut guarantor = fixtures::patient(1);
+    guarantor.data.family_id = Some(key("F"));
+    let mut child = fixtures::patient(2);
+    child.data.family_id = Some(key("F"));
+    child.data.is_guarantor = false;
+    store.upsert(p, Source::OpenDental, &[guarantor, child]).await?;
+    let procedure = |n, patient, on, fee| -> Result<_> {
+        let mut row = fixtures::procedure(n, patient, None);
+        row.data.performed_on = Some(on);
+        row.data.fee = Amount(fee);
+        Ok(row)
+    };
+    let procedures = [
+        procedure(10, 2, day(2025, 11, 15)?, 5_000)?,
+        procedure(11, 1, day(2026, 1, 1)?, 10_000)?,
+        procedure(12, 1, day(2026, 2, 20)?, 20_000)?,
+    ];
+    store.upsert(p, Source::OpenDental, &procedures).await?;
+    let payment = Payment {
+        patient_id: Some(key(1)),
+        location_id: None,
+        paid_on: day(2026, 2, 25)?,
+        amount: Amount(12_000),
+        method: Some("Check".into()),
+        kind: PaymentKind::Patient,
+        status: PaymentStatus::Posted,
+        reference: None,
+        note: None,
+    };
+    store.upsert(p, Source::OpenDental, &[SyncRow::new(key("P1"), payment)]).await?;
+    let allocation = PaymentAllocation {
+        payment_id: Some(key("P1")),
+        patient_id: Some(key(1)),
+        procedure_id: None,
+        provider_id: None,
+        treatment_plan_id: None,
+        amount: Amount(12_000),
+        allocated_on: Some(day(2026, 2, 25)?),
+    };
+    store.upsert(p, Source::OpenDental, &[SyncRow::new(key("S1"), allocation)]).await?;
+    let adjustment = Adjustment {
+        patient_id: key(2),
+        procedure_id: None,
+        provider_id: None,
+        location_id: None,
+        adjusted_on: day(2026, 2, 1)?,
+        amount: Amount(-1_000),
+        kind: Some("Discount".into()),
+        note: None,
+    };
+    store.upsert(p, Source::OpenDental, &[SyncRow::new(key("A1"), adjustment)]).await?;
+
+    let family = store.find_by_source_id::<FamilyId>(p, Source::OpenDental, &key("F")).await?.context("family")?;
+    let api = api(&store);
+    let v = viewer(&store, p, &[Scope::Read]).await?;
+    let query = r#"query($id: ID!) { family(id: $id) {
+        balance { amount currency }
+        ledger { charges { amount } credits { amount } balance { amount }
+                 entries { on kind amount { amount } balance { amount } } }
+        aging(asOf: "2026-03-02") { days0To30 { amount } days31To60 { amount } days61To90 { amount }
+                                    daysOver90 { amount } unappliedCredit { amount } total { amount } }
+        members(first: 5) { edges { node { chartNumber balance { amount } aging(asOf: "2026-03-02") { daysOver90 { amount } total { amount } } } } }
+    } }"#;
+    let d = data(&api, &v, query, json!({ "id": gid("Family", family.id) })).await?;
+    let f = &d["family"];
+    let amount = |v: &Value| v["amount"].clone();
+    ensure!(f["balance"] == json!({"amount": "220.00", "currency": "USD"}), "{f:#}");
+    let ledger = &f["ledger"];
+    ensure!(
+        (amount(&ledger["charges"]), amount(&ledger["credits"])) == (json!("350.00"), json!("130.00")),
+        "{ledger:#}"
+    );
+    let lines: Vec<(String, String, String, String)> = ledger["entries"]
+        .as_array()
+        .context("entries")?
+        .iter()
+        .map(|e| {
+            let t = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (t(&e["on"]), t(&e["kind"]), t(&e["amount"]["amount"]), t(&e["balance"]["amount"]))
+        })
+        .collect();
+    let want = [
+        ("2025-11-15", "CHARGE", "50.00", "50.00"),
+        ("2026-01-01", "CHARGE", "100.00", "150.00"),
+        ("2026-02-01", "ADJUSTMENT", "-10.00", "140.00"),
+        ("2026-02-20", "CHARGE", "200.00", "340.00"),
+        ("2026-02-25", "PATIENT_PAYMENT", "-120.00", "220.00"),
+    ];
+    let want: Vec<(String, String, String, String)> =
+        want.iter().map(|(a, b, c, d)| ((*a).into(), (*b).into(), (*c).into(), (*d).into())).collect();
+    ensure!(lines == want, "{lines:#?}");
+    let aging = &f["aging"];
+    let buckets: Vec<Value> = ["days0To30", "days31To60", "days61To90", "daysOver90", "unappliedCredit", "total"]
+        .iter()
+        .map(|b| amount(&aging[*b]))
+        .collect();
+    ensure!(
+        buckets == [json!("200.00"), json!("20.00"), json!("0.00"), json!("0.00"), json!("0.00"), json!("220.00")],
+        "{aging:#}"
+    );
+    // Each member alone: the guarantor owes 180.00 (all under 30 days after the payment
+    // takes the older charge); the child 40.00, over 90 days.
+    let members = f["members"]["edges"].as_array().context("members")?;
+    let of = |chart: &str| members.iter().map(|e| &e["node"]).find(|n| n["chartNumber"] == json!(chart)).cloned();
+    let g = of("C00001").context("guarantor")?;
+    let c = of("C00002").context("child")?;
+    ensure!(amount(&g["balance"]) == json!("180.00") && amount(&c["balance"]) == json!("40.00"), "{members:#?}");
+    ensure!(amount(&c["aging"]["daysOver90"]) == json!("40.00") && amount(&c["aging"]["total"]) == json!("40.00"));
+    Ok(())
+}
 
 #[test]
 fn committed_schema_matches_the_code() {
