@@ -113,7 +113,10 @@ impl Api {
         if let Some(v) = viewer {
             req = req.data(loader::loaders(self.store.clone(), v.practice_id(), self.batch_delay)).data(v);
         }
-        let resp = self.schema.execute(req).await;
+        let mut resp = self.schema.execute(req).await;
+        for err in &mut resp.errors {
+            coded(err);
+        }
         Response(serde_json::to_value(&resp).unwrap_or_else(
             |_| serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}),
         ))
@@ -218,6 +221,20 @@ fn count_fields(
                 .map_or(0, |f| count_fields(&f.node.selection_set.node, doc, depth + 1, count)),
         })
         .sum()
+}
+
+/// Gives an error async-graphql raised itself (parse and validation errors, the depth and
+/// complexity limits) a code from our table; errors of our resolvers already carry one.
+fn coded(err: &mut ServerError) {
+    if err.extensions.as_ref().is_some_and(|e| e.get("code").is_some()) {
+        return;
+    }
+    let code = if err.message.contains("nested too deep") || err.message.contains("too complex") {
+        Code::LimitExceeded
+    } else {
+        Code::BadUserInput
+    };
+    err.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
 }
 
 fn refusal(code: Code, message: String) -> ServerError {

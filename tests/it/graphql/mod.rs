@@ -415,6 +415,12 @@ async fn errors_scopes_and_isolation(store: Store) -> Result<()> {
     ensure!(page2["patients"]["pageInfo"]["hasPreviousPage"] == true, "{page2}");
     ensure!(page1["patients"]["edges"][1] != page2["patients"]["edges"][0], "pages overlap");
     let _ = SourceKey::parse("x");
+    // Errors async-graphql raises itself carry a code from the same table.
+    let deep = "{ patients { edges { node { family { members { edges { node { family { members { edges { node { family { members { edges { node { firstName } } } } } } } } } } } } } } } }";
+    let resp = run(&api, Some(reader.clone()), deep, json!({})).await;
+    ensure!(first_error_code(&resp) == Some("LIMIT_EXCEEDED"), "{resp}");
+    let resp = run(&api, Some(reader.clone()), "{ patients { edges { node { noSuchField } } } }", json!({})).await;
+    ensure!(first_error_code(&resp) == Some("BAD_USER_INPUT"), "{resp}");
     Ok(())
 }
 
