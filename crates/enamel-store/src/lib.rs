@@ -132,11 +132,9 @@ impl Store {
                     .pragma("temp_store", "memory")
             });
         } else {
-            // Batched lookups bind thousands of keys; a generic plan cached while a table was
-            // small (a sequential scan) would be reused as it grows. Plan each execution.
-            options
-                .max_connections(16)
-                .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+            // Reads keep PostgreSQL's plan cache (planning cost more than running the graph's
+            // small indexed reads); write transactions plan each statement (see `begin`).
+            options.max_connections(16);
         }
         let db = Database::connect(options).await?;
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
@@ -236,7 +234,13 @@ impl Store {
     /// Begins a transaction: writes go through it and land together on [`Tx::commit`].
     pub async fn begin(&self) -> Result<Tx> {
         let guard = self.write_guard().await;
-        Ok(Tx { txn: self.db.begin().await?, _writer: guard })
+        let txn = self.db.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Batched lookups bind thousands of keys; a generic plan cached while a table was
+            // small (a sequential scan) would be reused as it grows. Plan each execution.
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await?;
+        }
+        Ok(Tx { txn, _writer: guard })
     }
 
     /// Waits for this process's turn to write (SQLite only).

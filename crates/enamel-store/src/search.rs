@@ -8,7 +8,7 @@ use enamel_domain::enums::{
 };
 use enamel_domain::ids::*;
 use enamel_domain::{PracticeId, Stored};
-use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Func, Order, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Func, NullOrdering, Order, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait};
 
 use crate::sql::uuid_in;
@@ -355,16 +355,22 @@ pub(crate) async fn list<F: Filter, C: ConnectionTrait>(
 ) -> Result<Vec<Stored<<F::Table as crate::table::sealed::TableDef>::Record>>> {
     let backend = db.get_database_backend();
     let dir = if page.descending { Order::Desc } else { Order::Asc };
-    let stmt = Query::select()
+    let mut query = Query::select();
+    query
         .column(sea_orm::sea_query::Asterisk)
         .from(Alias::new(<F::Table as crate::table::sealed::TableDef>::TABLE))
-        .cond_where(scoped(backend, practice, filter))
-        .order_by_expr(Expr::cust(format!("(\"{}\" IS NULL)", page.sort.column)), Order::Asc)
-        .order_by(Alias::new(page.sort.column), dir.clone())
-        .order_by(Alias::new("id"), dir)
-        .limit(page.limit)
-        .offset(page.offset)
-        .to_owned();
+        .cond_where(scoped(backend, practice, filter));
+    // Rows without a value sort last either way. PostgreSQL says so directly, which keeps
+    // the `(practice_id, column)` index usable (ascending is its native order: a sort key
+    // `(column IS NULL)` made it sort the whole table for every page); SQLite needs the key.
+    if backend == DbBackend::Postgres {
+        query.order_by_with_nulls(Alias::new(page.sort.column), dir.clone(), NullOrdering::Last);
+    } else {
+        query
+            .order_by_expr(Expr::cust(format!("(\"{}\" IS NULL)", page.sort.column)), Order::Asc)
+            .order_by(Alias::new(page.sort.column), dir.clone());
+    }
+    let stmt = query.order_by(Alias::new("id"), dir).limit(page.limit).offset(page.offset).to_owned();
     let models =
         <F::Table as crate::table::sealed::TableDef>::Entity::find().from_raw_sql(backend.build(&stmt)).all(db).await?;
     models.into_iter().map(<F::Table as crate::table::sealed::TableDef>::stored).collect()
