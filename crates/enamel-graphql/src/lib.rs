@@ -84,6 +84,8 @@ pub(crate) struct Now(pub(crate) Option<chrono::DateTime<chrono::Utc>>);
 #[derive(Clone)]
 pub struct Api {
     schema: EnamelSchema,
+    ws_schema: EnamelSchema,
+    rules: DocumentRules,
     store: Store,
     batch_delay: std::time::Duration,
     ws_init_timeout: std::time::Duration,
@@ -96,7 +98,9 @@ impl Api {
         let batch_delay = options.batch_delay.unwrap_or(std::time::Duration::from_millis(1));
         let seconds = std::time::Duration::from_secs;
         Api {
-            schema: schema(Some(store.clone()), options),
+            schema: schema(Some(store.clone()), options, false),
+            ws_schema: schema(Some(store.clone()), options, true),
+            rules: DocumentRules::of(&options),
             store,
             batch_delay,
             ws_init_timeout: options.ws_init_timeout.unwrap_or(seconds(10)),
@@ -114,7 +118,15 @@ impl Api {
         if let Some(v) = viewer {
             req = req.data(loader::loaders(self.store.clone(), v.practice_id(), self.batch_delay)).data(v);
         }
-        let mut resp = self.schema.execute(req).await;
+        let refused = match req.parsed_query() {
+            Ok(doc) => self.rules.check(doc).err(),
+            // Execution reports the syntax error.
+            Err(_) => None,
+        };
+        let mut resp = match refused {
+            Some(err) => async_graphql::Response::from_errors(vec![err]),
+            None => self.schema.execute(req).await,
+        };
         for err in &mut resp.errors {
             coded(err);
         }
@@ -153,14 +165,20 @@ pub fn error_response(code: Code, message: &str) -> Response {
     Response(serde_json::json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]}))
 }
 
-fn schema(store: Option<Store>, options: Options) -> EnamelSchema {
+/// The schema. `checked` adds the document rules as an async-graphql extension (for
+/// WebSocket sessions, whose documents async-graphql parses itself); with any extension
+/// registered every field resolves through the extension chain, so `Api::execute` checks
+/// the rules on the parsed document instead.
+fn schema(store: Option<Store>, options: Options, checked: bool) -> EnamelSchema {
     let poll = options.poll_interval.unwrap_or(std::time::Duration::from_secs(1));
     let mut builder = Schema::build(query::Query, EmptyMutation, subscription::Subscription)
         .limit_depth(options.limits.depth)
         .limit_complexity(options.limits.complexity)
-        .extension(DocumentRules { aliases: options.limits.aliases, introspection: options.introspection })
         .data(Now(options.now))
         .data(subscription::PollInterval(poll));
+    if checked {
+        builder = builder.extension(DocumentRules::of(&options));
+    }
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -172,7 +190,7 @@ fn schema(store: Option<Store>, options: Options) -> EnamelSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    schema(None, Options::default()).sdl()
+    schema(None, Options::default(), false).sdl()
 }
 
 /// The GraphiQL page for an endpoint (a path such as `/graphql`), which also serves
@@ -193,6 +211,29 @@ pub fn graphiql_html(endpoint: &str) -> String {
 struct DocumentRules {
     aliases: usize,
     introspection: bool,
+}
+
+impl DocumentRules {
+    fn of(options: &Options) -> Self {
+        DocumentRules { aliases: options.limits.aliases, introspection: options.introspection }
+    }
+
+    /// Refuses documents with too many aliases, or with introspection the server does not
+    /// serve.
+    fn check(&self, doc: &ExecutableDocument) -> Result<(), ServerError> {
+        let count = |f: &dyn Fn(&async_graphql::parser::types::Field) -> usize| -> usize {
+            doc.operations.iter().map(|(_, op)| count_fields(&op.node.selection_set.node, doc, 0, f)).sum()
+        };
+        let aliases = count(&|f| usize::from(f.alias.is_some()));
+        if aliases > self.aliases {
+            let message = format!("the document has {aliases} aliases; at most {} are allowed", self.aliases);
+            return Err(refusal(Code::LimitExceeded, message));
+        }
+        if !self.introspection && count(&|f| usize::from(matches!(f.name.node.as_str(), "__schema" | "__type"))) > 0 {
+            return Err(refusal(Code::Forbidden, "introspection is disabled on this server".to_owned()));
+        }
+        Ok(())
+    }
 }
 
 impl ExtensionFactory for DocumentRules {
@@ -256,17 +297,7 @@ impl Extension for DocumentRules {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let count = |f: &dyn Fn(&async_graphql::parser::types::Field) -> usize| -> usize {
-            doc.operations.iter().map(|(_, op)| count_fields(&op.node.selection_set.node, &doc, 0, f)).sum()
-        };
-        let aliases = count(&|f| usize::from(f.alias.is_some()));
-        if aliases > self.aliases {
-            let message = format!("the document has {aliases} aliases; at most {} are allowed", self.aliases);
-            return Err(refusal(Code::LimitExceeded, message));
-        }
-        if !self.introspection && count(&|f| usize::from(matches!(f.name.node.as_str(), "__schema" | "__type"))) > 0 {
-            return Err(refusal(Code::Forbidden, "introspection is disabled on this server".to_owned()));
-        }
+        self.check(&doc)?;
         Ok(doc)
     }
 }

@@ -365,8 +365,8 @@ impl Api {
             }
         };
 
-        let engine =
-            WebSocket::from_message_stream(self.schema.clone(), input, protocol.engine()).on_connection_init(on_init);
+        let engine = WebSocket::from_message_stream(self.ws_schema.clone(), input, protocol.engine())
+            .on_connection_init(on_init);
         let mut engine = Box::pin(engine);
         let mut guard: Pin<Box<dyn Future<Output = WsFrame> + Send>> = Box::pin(guard);
         let mut done = false;
