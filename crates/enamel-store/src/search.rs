@@ -218,6 +218,31 @@ impl Filter for ProcedureCodeFilter {
     }
 }
 
+/// Rows of any of `patients` (all when empty) whose `column` holds one of `values` (any
+/// when empty), dated within `from..=to` in `date_column`: the shape of the procedure,
+/// claim and payment filters.
+fn patient_value_dates(
+    backend: DbBackend,
+    patients: &[PatientId],
+    (column, values): (&str, Vec<String>),
+    (date_column, from, to): (&str, Option<NaiveDate>, Option<NaiveDate>),
+) -> Condition {
+    let mut cond = Cond::all();
+    if !patients.is_empty() {
+        cond = cond.add(ids_in(backend, "patient_id", patients));
+    }
+    if !values.is_empty() {
+        cond = cond.add(col(column).is_in(values));
+    }
+    if let Some(from) = from {
+        cond = cond.add(col(date_column).gte(from));
+    }
+    if let Some(to) = to {
+        cond = cond.add(col(date_column).lte(to));
+    }
+    cond
+}
+
 /// Procedures: patient, status and date range.
 #[derive(Debug, Clone, Default)]
 pub struct ProcedureFilter {
@@ -235,20 +260,12 @@ impl Filter for ProcedureFilter {
     type Table = ProcedureId;
 
     fn condition(&self, backend: DbBackend) -> Condition {
-        let mut cond = Cond::all();
-        if !self.patients.is_empty() {
-            cond = cond.add(ids_in(backend, "patient_id", &self.patients));
-        }
-        if !self.statuses.is_empty() {
-            cond = cond.add(col("status").is_in(strings(&self.statuses)));
-        }
-        if let Some(from) = self.from {
-            cond = cond.add(col("performed_on").gte(from));
-        }
-        if let Some(to) = self.to {
-            cond = cond.add(col("performed_on").lte(to));
-        }
-        cond
+        patient_value_dates(
+            backend,
+            &self.patients,
+            ("status", strings(&self.statuses)),
+            ("performed_on", self.from, self.to),
+        )
     }
 }
 
@@ -269,20 +286,12 @@ impl Filter for ClaimFilter {
     type Table = ClaimId;
 
     fn condition(&self, backend: DbBackend) -> Condition {
-        let mut cond = Cond::all();
-        if !self.patients.is_empty() {
-            cond = cond.add(ids_in(backend, "patient_id", &self.patients));
-        }
-        if !self.statuses.is_empty() {
-            cond = cond.add(col("status").is_in(strings(&self.statuses)));
-        }
-        if let Some(from) = self.from {
-            cond = cond.add(col("service_date").gte(from));
-        }
-        if let Some(to) = self.to {
-            cond = cond.add(col("service_date").lte(to));
-        }
-        cond
+        patient_value_dates(
+            backend,
+            &self.patients,
+            ("status", strings(&self.statuses)),
+            ("service_date", self.from, self.to),
+        )
     }
 }
 
@@ -303,20 +312,7 @@ impl Filter for PaymentFilter {
     type Table = PaymentId;
 
     fn condition(&self, backend: DbBackend) -> Condition {
-        let mut cond = Cond::all();
-        if !self.patients.is_empty() {
-            cond = cond.add(ids_in(backend, "patient_id", &self.patients));
-        }
-        if !self.kinds.is_empty() {
-            cond = cond.add(col("kind").is_in(strings(&self.kinds)));
-        }
-        if let Some(from) = self.from {
-            cond = cond.add(col("paid_on").gte(from));
-        }
-        if let Some(to) = self.to {
-            cond = cond.add(col("paid_on").lte(to));
-        }
-        cond
+        patient_value_dates(backend, &self.patients, ("kind", strings(&self.kinds)), ("paid_on", self.from, self.to))
     }
 }
 

@@ -340,7 +340,7 @@ pub(crate) fn quotation(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
     // `state` is null in real rows; `stateDisplay` says whether the quote is still valid.
     let display = w.text("stateDisplay")?;
     let state = w.opt_text("state")?.unwrap_or_else(|| display.clone());
-    let status = match (w.opt_text("orderId")?.is_some() || w.reference("orderId")?.is_some(), display.as_str()) {
+    let status = match (w.reference("orderId")?.is_some(), display.as_str()) {
         (true, _) => TreatmentPlanStatus::Done,
         (false, "còn hạn") => TreatmentPlanStatus::Active,
         (false, "hết hạn") => TreatmentPlanStatus::Inactive,

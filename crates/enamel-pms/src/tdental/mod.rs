@@ -378,7 +378,8 @@ impl TdClient {
         (from, to)
     }
 
-    async fn fetch_page(&self, stream: &'static str, request: PageRequest) -> Result<Page, PmsError> {
+    async fn fetch_page(&self, spec: &'static StreamSpec, request: PageRequest) -> Result<Page, PmsError> {
+        let stream = spec.name;
         let ep = endpoint(stream);
         let server_time = Some((self.config.clock)());
         let limit = self.config.page_size.max(1);
@@ -435,7 +436,7 @@ impl TdClient {
         {
             items = self.with_details(detail, items).await?;
         }
-        let prefix = STREAMS.iter().find(|s| s.name == stream).map_or("", |s| s.key_prefix);
+        let prefix = spec.key_prefix;
         let keys = items
             .iter()
             .filter_map(|r| r.get("id").and_then(Value::as_str))
@@ -574,7 +575,7 @@ impl PmsClient for TdClient {
     }
 
     fn fetch<'a>(&'a self, stream: &'a str, request: PageRequest) -> BoxFuture<'a, Result<Page, PmsError>> {
-        Box::pin(async move { self.fetch_page(crate::find_stream(STREAMS, stream)?.name, request).await })
+        Box::pin(async move { self.fetch_page(crate::find_stream(STREAMS, stream)?, request).await })
     }
 }
 
