@@ -11,6 +11,7 @@ use sea_orm_migration::prelude::*;
 mod m20261121_000001_canonical_model;
 mod m20261121_000002_sync_quarantine;
 mod m20261121_000003_api_key;
+mod m20261121_000004_write_back;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_canonical_model::Migration),
             Box::new(m20261121_000002_sync_quarantine::Migration),
             Box::new(m20261121_000003_api_key::Migration),
+            Box::new(m20261121_000004_write_back::Migration),
         ]
     }
 }

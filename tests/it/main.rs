@@ -11,8 +11,10 @@
 mod fixtures;
 mod graphql;
 mod pms;
+mod pms_write;
 mod sim;
 mod store;
 mod support;
 mod sync;
 mod tdental;
+mod writeback;

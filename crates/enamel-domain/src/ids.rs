@@ -170,6 +170,8 @@ entity_ids! {
     SyncRunId => "sync_run";
     /// An API key: a caller's credential, bound to one practice.
     ApiKeyId => "api_key";
+    /// A proposed change to a PMS record, behind human approval.
+    WriteBackId => "write_back";
 }
 
 /// Which PMS a row came from.

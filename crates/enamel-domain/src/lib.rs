@@ -21,6 +21,7 @@ pub mod records;
 pub mod row;
 pub mod teeth;
 pub mod views;
+pub mod writeback;
 
 pub use auth::{ApiKey, Scope};
 pub use batch::Batch;

@@ -50,7 +50,7 @@ impl TotalCount {
     }
 }
 
-fn cursor(index: u64) -> String {
+pub(crate) fn cursor(index: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{index}"))
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{EmptyMutation, Schema, ServerError, ServerResult, Variables};
+use async_graphql::{Schema, ServerError, ServerResult, Variables};
 use enamel_store::Store;
 
 pub mod connection;
@@ -27,13 +27,14 @@ pub mod subscription;
 pub mod types;
 pub mod viewer;
 pub mod views;
+pub mod writeback;
 
 pub use error::{ApiError, Code};
 pub use subscription::{WsFrame, WsProtocol};
 pub use viewer::Viewer;
 
 /// The schema type.
-pub type EnamelSchema = Schema<query::Query, EmptyMutation, subscription::Subscription>;
+pub type EnamelSchema = Schema<query::Query, writeback::Mutation, subscription::Subscription>;
 
 /// Limits on what one request may ask.
 #[derive(Debug, Clone, Copy)]
@@ -93,13 +94,24 @@ pub struct Api {
 }
 
 impl Api {
-    /// Builds the API over `store`.
+    /// Builds the API over `store`, without write-backs (the `propose…` and decision
+    /// mutations answer `INTERNAL`: not enabled).
     pub fn new(store: Store, options: Options) -> Api {
+        Api::build(store, options, None)
+    }
+
+    /// Builds the API over `store` with the write-back queue behind the mutations.
+    pub fn with_write_backs(store: Store, options: Options, write_backs: enamel_writeback::WriteBacks) -> Api {
+        Api::build(store, options, Some(write_backs))
+    }
+
+    fn build(store: Store, options: Options, write_backs: Option<enamel_writeback::WriteBacks>) -> Api {
         let batch_delay = options.batch_delay.unwrap_or(std::time::Duration::from_millis(1));
         let seconds = std::time::Duration::from_secs;
+        let data = Some((store.clone(), write_backs));
         Api {
-            schema: schema(Some(store.clone()), options, false),
-            ws_schema: schema(Some(store.clone()), options, true),
+            schema: schema(data.clone(), options, false),
+            ws_schema: schema(data, options, true),
             rules: DocumentRules::of(&options),
             store,
             batch_delay,
@@ -169,9 +181,13 @@ pub fn error_response(code: Code, message: &str) -> Response {
 /// WebSocket sessions, whose documents async-graphql parses itself); with any extension
 /// registered every field resolves through the extension chain, so `Api::execute` checks
 /// the rules on the parsed document instead.
-fn schema(store: Option<Store>, options: Options, checked: bool) -> EnamelSchema {
+fn schema(
+    data: Option<(Store, Option<enamel_writeback::WriteBacks>)>,
+    options: Options,
+    checked: bool,
+) -> EnamelSchema {
     let poll = options.poll_interval.unwrap_or(std::time::Duration::from_secs(1));
-    let mut builder = Schema::build(query::Query, EmptyMutation, subscription::Subscription)
+    let mut builder = Schema::build(query::Query, writeback::Mutation, subscription::Subscription)
         .limit_depth(options.limits.depth)
         .limit_complexity(options.limits.complexity)
         .data(Now(options.now))
@@ -182,8 +198,11 @@ fn schema(store: Option<Store>, options: Options, checked: bool) -> EnamelSchema
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    if let Some(store) = store {
+    if let Some((store, write_backs)) = data {
         builder = builder.data(store);
+        if let Some(w) = write_backs {
+            builder = builder.data(w);
+        }
     }
     builder.finish()
 }

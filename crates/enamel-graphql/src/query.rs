@@ -389,6 +389,25 @@ impl Query {
         Ok(PracticeAging { aging, families })
     }
 
+    /// Write-backs of the practice, newest first, by state, kind and patient. Needs the
+    /// `read`, `propose` or `approve` scope.
+    async fn write_backs(
+        &self,
+        ctx: &Context<'_>,
+        state: Option<Vec<crate::writeback::WriteBackState>>,
+        kind: Option<Vec<crate::writeback::WriteBackKind>>,
+        patient: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::writeback::WriteBackConnection> {
+        crate::writeback::list(ctx, state, kind, patient, first, after).await
+    }
+
+    /// One write-back, with its full history. Needs the `read`, `propose` or `approve` scope.
+    async fn write_back(&self, ctx: &Context<'_>, id: ID) -> ApiResult<crate::writeback::WriteBack> {
+        crate::writeback::one(ctx, id).await
+    }
+
     /// The most recent sync runs, newest first.
     async fn sync_runs(
         &self,

@@ -75,6 +75,19 @@ impl Subscription {
             .map(SyncRunInfo::from)
             .boxed())
     }
+
+    /// Write-backs of the caller's practice as they change: proposed, approved, rejected,
+    /// attempted, applied, confirmed… (each time with the write-back as it now is), from the
+    /// moment of subscribing. Read from the store every poll interval, so changes made by
+    /// other processes and replicas show up too. Needs the `read`, `propose` or `approve`
+    /// scope.
+    async fn write_back_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only changes into these states.")] state: Option<Vec<crate::writeback::WriteBackState>>,
+    ) -> Result<BoxStream<'static, crate::writeback::WriteBack>, async_graphql::Error> {
+        crate::writeback::changed(ctx, state).await
+    }
 }
 
 /// The rows of successive polls that are new or differ from their version in the previous

@@ -12,6 +12,9 @@ use crate::loader::Loaders;
 pub struct Viewer {
     /// The practice the credential is bound to.
     pub practice: Practice,
+    /// The credential's stable id (`api_key:<uuid>`): who proposed or approved, in the
+    /// write-back trail.
+    pub credential: String,
     /// The credential's name (an API key's label).
     pub name: String,
     /// What it may do.

@@ -17,8 +17,10 @@ pub mod limiter;
 pub mod opendental;
 mod row;
 pub mod tdental;
+pub mod write;
 
 pub use error::PmsError;
+pub use write::{Applied, PmsWriter, Probe};
 
 /// How a stream notices deletions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,6 +55,30 @@ pub enum Command {
     Apikey(ApikeyCommand),
     /// Print the GraphQL schema (SDL), as committed in `schema.graphql`.
     Schema,
+    /// Operate the write-back queue.
+    #[command(subcommand)]
+    Writeback(WritebackCommand),
+    /// Check the write-back audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `enamel writeback …`.
+#[derive(Debug, Subcommand)]
+pub enum WritebackCommand {
+    /// Run every due write-back once (as `enamel serve`'s executor would), then exit.
+    RunOnce {
+        /// Attempts at most.
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+    },
+}
+
+/// `enamel audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify every practice's hash-chained audit trail; name the first broken link.
+    Verify,
 }
 
 /// `enamel serve` options.

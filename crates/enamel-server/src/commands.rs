@@ -8,8 +8,8 @@ use enamel_domain::Currency;
 use enamel_store::{Backend, NewPractice, Store, redact_url};
 
 use crate::cli::{
-    ApiMode, ApikeyCommand, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs, PracticeCommand,
-    ServeArgs, SyncArgs,
+    ApiMode, ApikeyCommand, AuditCommand, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs,
+    PracticeCommand, ServeArgs, SyncArgs, WritebackCommand,
 };
 use crate::secrets::{MasterKey, OdCredentials, TdCredentials};
 
@@ -20,7 +20,11 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Practice(cmd) => practice(&cli.database_url, cmd).await,
         Command::Connection(cmd) => connection(&cli.database_url, cli.master_key.as_deref(), cmd).await,
         Command::Sync(args) => sync(&cli.database_url, cli.master_key.as_deref(), args).await,
-        Command::Serve(args) => serve(&cli.database_url, args).await,
+        Command::Serve(args) => serve(&cli.database_url, cli.master_key.as_deref(), args).await,
+        Command::Writeback(cmd) => writeback(&cli.database_url, cli.master_key.as_deref(), cmd).await,
+        Command::Audit(AuditCommand::Verify) => {
+            crate::writeback::verify(&open_migrated(&cli.database_url).await?).await
+        }
         Command::Apikey(cmd) => apikey(&cli.database_url, cmd).await,
         Command::Schema => {
             print!("{}", enamel_graphql::sdl());
@@ -48,15 +52,59 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn serve(url: &str, args: ServeArgs) -> Result<()> {
+async fn serve(url: &str, key: Option<&str>, args: ServeArgs) -> Result<()> {
     let store = open_migrated(url).await?;
-    let api = enamel_graphql::Api::new(
-        store.clone(),
-        enamel_graphql::Options { introspection: args.introspection, ..Default::default() },
-    );
+    let options = enamel_graphql::Options { introspection: args.introspection, ..Default::default() };
+    // Without the master key no PMS credential can be opened: the API serves reads, and
+    // write-back mutations answer that they are not enabled.
+    let queue = match key {
+        Some(text) => {
+            let directory =
+                std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), MasterKey::parse(text)?));
+            Some(enamel_writeback::WriteBacks::new(store.clone(), directory))
+        }
+        None => {
+            tracing::warn!("ENAMEL_MASTER_KEY is not set: write-backs are disabled");
+            None
+        }
+    };
+    let api = match &queue {
+        Some(q) => enamel_graphql::Api::with_write_backs(store.clone(), options, q.clone()),
+        None => enamel_graphql::Api::new(store.clone(), options),
+    };
     let config = crate::http::HttpConfig { graphiql: args.graphiql, ..Default::default() };
     let router = crate::http::router(api, store, config);
-    crate::http::serve(args.listen, router, |addr| println!("graphql http://{addr}/graphql"), shutdown_signal()).await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let executor = queue.map(|q| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(enamel_writeback::run_executor(
+            q,
+            crate::writeback::executor_name(),
+            std::time::Duration::from_secs(1),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ))
+    });
+    let result =
+        crate::http::serve(args.listen, router, |addr| println!("graphql http://{addr}/graphql"), shutdown_signal())
+            .await;
+    let _ = stop.send(true);
+    if let Some(task) = executor {
+        let _ = task.await;
+    }
+    result
+}
+
+async fn writeback(url: &str, key: Option<&str>, cmd: WritebackCommand) -> Result<()> {
+    match cmd {
+        WritebackCommand::RunOnce { max } => {
+            let store = open_migrated(url).await?;
+            let directory =
+                std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), master_key(key)?));
+            crate::writeback::run_once(&enamel_writeback::WriteBacks::new(store, directory), max).await
+        }
+    }
 }
 
 async fn apikey(url: &str, cmd: ApikeyCommand) -> Result<()> {
@@ -267,12 +315,38 @@ fn progress_bars(
     Ok((by_stream, hooks))
 }
 
+/// An opened PMS client: it reads for the sync and writes for the write-back executor.
+pub(crate) enum PmsHandle {
+    /// Open Dental.
+    OpenDental(std::sync::Arc<enamel_pms::opendental::OdClient>),
+    /// TDental.
+    Tdental(std::sync::Arc<enamel_pms::tdental::TdClient>),
+}
+
+impl PmsHandle {
+    /// As the sync engine's client.
+    pub(crate) fn client(&self) -> &dyn enamel_pms::PmsClient {
+        match self {
+            PmsHandle::OpenDental(c) => c.as_ref(),
+            PmsHandle::Tdental(c) => c.as_ref(),
+        }
+    }
+
+    /// As the write-back executor's writer.
+    pub(crate) fn writer(&self) -> std::sync::Arc<dyn enamel_pms::PmsWriter> {
+        match self {
+            PmsHandle::OpenDental(c) => c.clone(),
+            PmsHandle::Tdental(c) => c.clone(),
+        }
+    }
+}
+
 /// The PMS client of a stored connection, its credentials opened with the master key.
-fn client_for(
+pub(crate) fn client_for(
     connection: &enamel_domain::PmsConnection,
     practice: &enamel_domain::Practice,
     key: &MasterKey,
-) -> Result<Box<dyn enamel_pms::PmsClient>> {
+) -> Result<PmsHandle> {
     use enamel_domain::Source;
     use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
     use enamel_pms::tdental::{TdClient, TdConfig};
@@ -286,13 +360,13 @@ fn client_for(
             let mode = if connection.mode.as_deref() == Some("local") { OdMode::Local } else { OdMode::Remote };
             let config =
                 OdConfig::new(&connection.base_url, creds.developer_key, creds.customer_key, mode, practice.time_zone);
-            Box::new(OdClient::new(config)?)
+            PmsHandle::OpenDental(std::sync::Arc::new(OdClient::new(config)?))
         }
         Source::Tdental => {
             let creds: TdCredentials = key.open(practice.id, blob)?;
             let mut config = TdConfig::new(&connection.base_url, creds.username, creds.password);
             config.time_zone = practice.time_zone;
-            Box::new(TdClient::new(config)?)
+            PmsHandle::Tdental(std::sync::Arc::new(TdClient::new(config)?))
         }
     })
 }
@@ -313,8 +387,8 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
     let mut report = Vec::new();
     let mut failure = None;
     for connection in connections {
-        let client = client_for(&connection, &practice, &key)?;
-        let client = client.as_ref();
+        let handle = client_for(&connection, &practice, &key)?;
+        let client = handle.client();
         let known: Vec<&str> = client.streams().iter().map(|s| s.name).collect();
         if let Some(unknown) = args.streams.iter().find(|s| !known.contains(&s.as_str())) {
             bail!("unknown stream {unknown:?}; streams: {}", known.join(", "));
@@ -373,7 +447,14 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
             break;
         }
     }
-    let out = json!({"practice": practice.id, "connections": report, "error": failure});
+    let confirmed = if failure.is_none() {
+        let directory = std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), key.clone()));
+        enamel_writeback::WriteBacks::new(store.clone(), directory).confirm_synced(practice.id).await?
+    } else {
+        0
+    };
+    let out =
+        json!({"practice": practice.id, "connections": report, "write_backs_confirmed": confirmed, "error": failure});
     if args.json {
         println!("{out}");
     } else {
@@ -418,13 +499,13 @@ struct DemoOffice {
     practice: enamel_domain::Practice,
     key_name: &'static str,
     outcomes: Vec<enamel_sync::StreamOutcome>,
+    handle: PmsHandle,
 }
 
 /// Starts a simulator of `pms`, finds or creates its demo practice and connection, and
 /// syncs it with progress bars.
 async fn demo_office(store: &Store, pms: enamel_sim::PmsKind, args: &DemoArgs) -> Result<DemoOffice> {
     use enamel_domain::Source;
-    use enamel_pms::PmsClient;
     use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
     use enamel_pms::tdental::{TdClient, TdConfig};
     use enamel_sim::{Mode, PmsKind, SimConfig};
@@ -462,21 +543,22 @@ async fn demo_office(store: &Store, pms: enamel_sim::PmsKind, args: &DemoArgs) -
             store.add_connection(practice.id, new).await?
         }
     };
-    let client: Box<dyn PmsClient> = match pms {
-        PmsKind::OpenDental => Box::new(OdClient::new(OdConfig::new(
+    let handle = match pms {
+        PmsKind::OpenDental => PmsHandle::OpenDental(std::sync::Arc::new(OdClient::new(OdConfig::new(
             sim.api_url(),
             "dev-key",
             "customer-key",
             OdMode::Local,
             practice.time_zone,
-        ))?),
+        ))?)),
         PmsKind::Tdental => {
             let mut config = TdConfig::new(sim.api_url(), username, password);
             let control = sim.control.clone();
             config.clock = std::sync::Arc::new(move || control.now());
-            Box::new(TdClient::new(config)?)
+            PmsHandle::Tdental(std::sync::Arc::new(TdClient::new(config)?))
         }
     };
+    let client = handle.client();
     println!("{source} simulator at {} ({:?} scale, seed {})", sim.api_url(), args.scale, args.seed);
     let bars = MultiProgress::new();
     let names: Vec<(&str, Option<u64>)> =
@@ -485,7 +567,7 @@ async fn demo_office(store: &Store, pms: enamel_sim::PmsKind, args: &DemoArgs) -
     let config = SyncConfig::default();
     let target = Target {
         store,
-        client: client.as_ref(),
+        client,
         practice: practice.id,
         connection: connection.id,
         source,
@@ -497,7 +579,7 @@ async fn demo_office(store: &Store, pms: enamel_sim::PmsKind, args: &DemoArgs) -
     for bar in by_stream.values() {
         bar.finish();
     }
-    Ok(DemoOffice { sim, practice, key_name, outcomes })
+    Ok(DemoOffice { sim, practice, key_name, outcomes, handle })
 }
 
 async fn demo(url: &str, args: DemoArgs) -> Result<()> {
@@ -570,8 +652,31 @@ async fn demo(url: &str, args: DemoArgs) -> Result<()> {
         }
         return Ok(());
     }
+    // Write-backs go to the simulators; the queue's clock is the simulated office's (the
+    // demo data lives around it), in UTC.
+    let writers = offices.iter().map(|o| ((o.practice.id, o.practice_source()), o.handle.writer())).collect();
+    let clock = offices.first().map(|o| (o.sim.control.clone(), o.practice.time_zone));
+    let mut queue =
+        enamel_writeback::WriteBacks::new(store.clone(), std::sync::Arc::new(crate::writeback::FixedWriters(writers)));
+    if let Some((control, tz)) = clock {
+        queue = queue.with_clock(std::sync::Arc::new(move || {
+            use chrono::TimeZone;
+            tz.from_local_datetime(&control.now())
+                .earliest()
+                .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc))
+        }));
+    }
     let sims = offices.into_iter().map(|o| o.sim).collect();
-    sim_keepalive(sims, store, keys, args.port).await
+    sim_keepalive(sims, store, queue, keys, args.port).await
+}
+
+impl DemoOffice {
+    fn practice_source(&self) -> enamel_domain::Source {
+        match self.handle {
+            PmsHandle::OpenDental(_) => enamel_domain::Source::OpenDental,
+            PmsHandle::Tdental(_) => enamel_domain::Source::Tdental,
+        }
+    }
 }
 
 /// Serves the demo's GraphQL API (GraphiQL and introspection on) while the simulator
@@ -579,11 +684,21 @@ async fn demo(url: &str, args: DemoArgs) -> Result<()> {
 async fn sim_keepalive(
     sims: Vec<enamel_sim::SimHandle>,
     store: Store,
+    queue: enamel_writeback::WriteBacks,
     keys: Vec<(String, String)>,
     port: u16,
 ) -> Result<()> {
-    let api =
-        enamel_graphql::Api::new(store.clone(), enamel_graphql::Options { introspection: true, ..Default::default() });
+    let options = enamel_graphql::Options { introspection: true, ..Default::default() };
+    let api = enamel_graphql::Api::with_write_backs(store.clone(), options, queue.clone());
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let executor = tokio::spawn(enamel_writeback::run_executor(
+        queue,
+        crate::writeback::executor_name(),
+        std::time::Duration::from_secs(1),
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
     let config = crate::http::HttpConfig { graphiql: true, ..Default::default() };
     let router = crate::http::router(api, store, config);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
@@ -610,6 +725,8 @@ async fn sim_keepalive(
         shutdown_signal(),
     )
     .await;
+    let _ = stop.send(true);
+    let _ = executor.await;
     drop(sims);
     result
 }
@@ -754,6 +871,37 @@ mod tests {
         );
         let patients: Vec<enamel_domain::ids::PatientId> = store.live_ids(practice.id).await?;
         assert_eq!(patients.len(), sim.control.counts()["patients"]);
+
+        // A write-back through the stored credentials: applied by the operators' command,
+        // confirmed by the next sync, its audit trail verified.
+        use enamel_domain::writeback::{Principal, Proposal, WriteBackState};
+        let directory =
+            std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), MasterKey::parse(&key)?));
+        let queue = enamel_writeback::WriteBacks::new(store.clone(), directory);
+        let proposal = Proposal::CommlogCreate {
+            patient_id: patients[0],
+            note: "Called back about the estimate".into(),
+            mode: enamel_domain::enums::CommMode::Phone,
+            direction: enamel_domain::enums::CommDirection::Sent,
+            communicated_at: None,
+        };
+        let request = enamel_writeback::ProposeRequest {
+            proposal,
+            reason: "follow-up".into(),
+            idempotency_key: "cli-test".into(),
+            deadline: None,
+        };
+        let ai = Principal { id: "api_key:ai".into(), name: "ai".into() };
+        let desk = Principal { id: "api_key:desk".into(), name: "desk".into() };
+        let wb = queue.propose(practice.id, &ai, request).await?;
+        queue.approve(practice.id, &desk, wb.id).await?;
+        let keyless = run_with(&url, &["writeback", "run-once"]).await.err().map(|e| format!("{e:#}"));
+        assert!(keyless.is_some_and(|e| e.contains("ENAMEL_MASTER_KEY")));
+        run_with(&url, &["writeback", "run-once", "--master-key", &key]).await?;
+        assert_eq!(store.write_back(Some(practice.id), wb.id).await?.state, WriteBackState::Applied);
+        run_with(&url, &["sync", "--practice", &pid, "--master-key", &key, "--json", "--stream", "commlogs"]).await?;
+        assert_eq!(store.write_back(Some(practice.id), wb.id).await?.state, WriteBackState::Confirmed);
+        run_with(&url, &["audit", "verify"]).await?;
         store.close().await?;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -297,7 +297,7 @@ async fn viewer_for(state: &AppState, token: &str) -> Result<Viewer, AuthError> 
         return Err(AuthError::Unusable);
     }
     let practice = state.store.practice(key.practice_id).await.map_err(internal)?;
-    let viewer = Viewer { practice, name: key.name, scopes: key.scopes };
+    let viewer = Viewer { practice, credential: format!("api_key:{}", key.id), name: key.name, scopes: key.scopes };
     if let Ok(mut cache) = state.auth_cache.lock() {
         if cache.len() > 10_000 {
             cache.clear();

@@ -12,6 +12,7 @@ mod commands;
 pub mod http;
 mod secrets;
 mod telemetry;
+mod writeback;
 
 pub use cli::Cli;
 

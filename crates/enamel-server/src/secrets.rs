@@ -17,6 +17,7 @@ pub(crate) const MASTER_KEY_VAR: &str = "ENAMEL_MASTER_KEY";
 const VERSION: u8 = 1;
 
 /// The master key. Never printed.
+#[derive(Clone)]
 pub(crate) struct MasterKey([u8; 32]);
 
 impl std::fmt::Debug for MasterKey {

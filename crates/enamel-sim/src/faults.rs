@@ -37,6 +37,12 @@ pub enum FaultKind {
         /// How long.
         millis: u64,
     },
+    /// The request is handled at once (a write lands) but the answer comes this much later:
+    /// past the client's timeout, the client cannot know that its write landed.
+    LateAnswer {
+        /// How long.
+        millis: u64,
+    },
     /// The connection closes in the middle of the response.
     DropConnection,
     /// The body is cut short: not valid JSON.
@@ -64,6 +70,9 @@ pub struct FaultSpec {
     /// Only requests whose path starts with this (case-insensitive); all when absent.
     #[serde(default)]
     pub path: Option<String>,
+    /// Only requests with this method (`POST`); all when absent.
+    #[serde(default)]
+    pub method: Option<String>,
     /// Fire on the next `count` matching requests.
     #[serde(default)]
     pub count: Option<u32>,
@@ -75,17 +84,23 @@ pub struct FaultSpec {
 impl FaultSpec {
     /// A fault for the next `count` requests.
     pub fn times(fault: FaultKind, count: u32) -> Self {
-        Self { fault, path: None, count: Some(count), rate: None }
+        Self { fault, path: None, method: None, count: Some(count), rate: None }
     }
 
     /// A fault for a share of requests.
     pub fn rate(fault: FaultKind, rate: f64) -> Self {
-        Self { fault, path: None, count: None, rate: Some(rate) }
+        Self { fault, path: None, method: None, count: None, rate: Some(rate) }
     }
 
     /// Restricts the fault to paths starting with `prefix`.
     pub fn on(mut self, prefix: &str) -> Self {
         self.path = Some(prefix.to_owned());
+        self
+    }
+
+    /// Restricts the fault to requests with this method (writes: `POST`, `PUT`, `PATCH`).
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_ascii_uppercase());
         self
     }
 }
@@ -115,11 +130,14 @@ impl Faults {
     }
 
     /// The fault to apply to a request on `path`, if any; spends counted faults.
-    fn take(&mut self, path: &str) -> Option<FaultKind> {
+    fn take(&mut self, method: &str, path: &str) -> Option<FaultKind> {
         let lower = path.to_ascii_lowercase();
         let mut chosen = None;
         for spec in &mut self.specs {
             if spec.path.as_ref().is_some_and(|p| !lower.starts_with(&p.to_ascii_lowercase())) {
+                continue;
+            }
+            if spec.method.as_ref().is_some_and(|m| !m.eq_ignore_ascii_case(method)) {
                 continue;
             }
             if let Some(n) = spec.count.as_mut() {
@@ -158,7 +176,8 @@ pub(crate) async fn apply(State(shared): State<std::sync::Arc<Shared>>, request:
     if path.starts_with("/_sim") {
         return next.run(request).await;
     }
-    let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).take(&path);
+    let method = request.method().as_str().to_owned();
+    let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).take(&method, &path);
     let Some(fault) = fault else {
         return next.run(request).await;
     };
@@ -182,6 +201,11 @@ pub(crate) async fn apply(State(shared): State<std::sync::Arc<Shared>>, request:
         FaultKind::Slow { millis } => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             next.run(request).await
+        }
+        FaultKind::LateAnswer { millis } => {
+            let response = next.run(request).await;
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            response
         }
         FaultKind::DropConnection => {
             let stream = futures::stream::iter([

@@ -36,6 +36,23 @@ pub enum StoreError {
         /// The id looked for.
         id: String,
     },
+    /// A write-back is not in a state that allows the change (another caller or executor
+    /// moved it first, or the state machine forbids it).
+    #[error("write-back {id} is {state}: it cannot become {wanted}")]
+    StateConflict {
+        /// The write-back.
+        id: String,
+        /// Its current state.
+        state: String,
+        /// The state asked for.
+        wanted: String,
+    },
+    /// An idempotency key was used before with a different request.
+    #[error("idempotency key {key:?} was already used for a different request")]
+    KeyReused {
+        /// The key.
+        key: String,
+    },
     /// The caller passed something the store cannot accept.
     #[error("invalid input: {0}")]
     Invalid(String),

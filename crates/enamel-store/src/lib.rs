@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use enamel_domain::ids::{ConnectionId, SyncRunId};
+use chrono::{DateTime, Utc};
+use enamel_domain::ids::{ConnectionId, SyncRunId, WriteBackId};
+use enamel_domain::writeback::{AuditLink, WriteBack};
 use enamel_domain::{
     EntityId, PmsConnection, Practice, PracticeId, Source, SourceKey, Stored, SyncCounts, SyncRow, SyncRun,
 };
@@ -43,6 +45,7 @@ mod sync_state;
 mod table;
 pub mod tables;
 mod upsert;
+mod write_back;
 
 pub use error::{Result, StoreError, redact_url};
 pub use integrity::DanglingReferences;
@@ -60,6 +63,7 @@ pub use table::{Link, Sort, Table, Unresolved, Upsert};
 /// The record type of the rows of table `T` (`RecordOf<PatientId>` = `Patient`).
 pub type RecordOf<T> = <T as table::sealed::TableDef>::Record;
 pub use upsert::{Rejected, UpsertReport, content_hash};
+pub use write_back::{Expect, NewWriteBack, Proposed, Transition, WriteBackFilter};
 
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +305,168 @@ impl Store {
     /// One connection of a practice.
     pub async fn connection(&self, practice_id: PracticeId, id: ConnectionId) -> Result<PmsConnection> {
         practice::connection(&self.db, practice_id, id).await
+    }
+
+    // Write-backs.
+
+    /// Stores a proposal (state `PENDING_APPROVAL`, with its first audit row). The same
+    /// proposer's idempotency key with the same request digest returns the earlier
+    /// write-back; with another digest it is [`StoreError::KeyReused`]. Concurrent duplicates
+    /// resolve to one row (the unique key decides).
+    pub async fn propose_write_back(&self, new: NewWriteBack) -> Result<Proposed> {
+        let same = |(existing, hash): (WriteBack, String)| {
+            if hash == new.request_hash {
+                Ok(Proposed::Existing(existing))
+            } else {
+                Err(StoreError::KeyReused { key: new.idempotency_key.clone() })
+            }
+        };
+        let key = (new.practice_id, new.proposed_by.id.as_str(), new.idempotency_key.as_str());
+        if let Some(found) = write_back::by_key(&self.db, key.0, key.1, key.2).await? {
+            return same(found);
+        }
+        let tx = self.begin().await?;
+        match write_back::insert(&tx.txn, &new).await? {
+            Some(created) => {
+                tx.commit().await?;
+                Ok(Proposed::Created(created))
+            }
+            None => {
+                tx.rollback().await?;
+                let found = write_back::by_key(&self.db, key.0, key.1, key.2).await?.ok_or_else(|| {
+                    StoreError::NotFound { entity: "write_back", id: format!("key {:?}", new.idempotency_key) }
+                })?;
+                same(found)
+            }
+        }
+    }
+
+    /// Moves a write-back to another state in one transaction with its audit row, if it is
+    /// in one of `expect.states` (and, for an executor, still holds its lease); otherwise
+    /// [`StoreError::StateConflict`] and nothing changes. `practice` scopes the lookup (callers);
+    /// the executor, which works across practices, passes none.
+    pub async fn transition_write_back(
+        &self,
+        practice: Option<PracticeId>,
+        id: WriteBackId,
+        expect: Expect<'_>,
+        transition: &Transition,
+    ) -> Result<WriteBack> {
+        let tx = self.begin().await?;
+        let after = write_back::transition(&tx.txn, practice, id, expect, transition).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Claims the next due write-back (approved, or awaiting reconciliation, with its next
+    /// attempt due by `now`): `APPLYING` under a lease held by `owner` until `lease_until`,
+    /// one attempt counted. `None` when nothing is due, or when another claimer won the row.
+    pub async fn claim_write_back(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<WriteBack>> {
+        let tx = self.begin().await?;
+        let Some(id) = write_back::next_due(&tx.txn, now).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let mut t = Transition::new(enamel_domain::writeback::WriteBackState::Applying, owner, now);
+        t.claim = Some((owner.to_owned(), lease_until));
+        t.detail = serde_json::json!({ "lease_until": lease_until.to_rfc3339() });
+        let states = [
+            enamel_domain::writeback::WriteBackState::Approved,
+            enamel_domain::writeback::WriteBackState::NeedsReconciliation,
+        ];
+        match write_back::transition(&tx.txn, None, id, Expect { states: &states, lease_owner: None }, &t).await {
+            Ok(claimed) => {
+                tx.commit().await?;
+                Ok(Some(claimed))
+            }
+            Err(StoreError::StateConflict { .. }) => {
+                tx.rollback().await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Write-backs in `states` whose lease (`lease = true`) or deadline ran out before `now`,
+    /// across practices.
+    pub async fn overdue_write_backs(
+        &self,
+        states: &[enamel_domain::writeback::WriteBackState],
+        lease: bool,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<WriteBackId>> {
+        write_back::overdue(&self.db, states, lease, now, limit).await
+    }
+
+    /// The write-back a proposer's idempotency key names, with its request digest.
+    pub async fn write_back_by_key(
+        &self,
+        practice: PracticeId,
+        proposer: &str,
+        key: &str,
+    ) -> Result<Option<(WriteBack, String)>> {
+        write_back::by_key(&self.db, practice, proposer, key).await
+    }
+
+    /// One write-back of the practice (`None`: any practice, for the executor).
+    pub async fn write_back(&self, practice: Option<PracticeId>, id: WriteBackId) -> Result<WriteBack> {
+        write_back::get(&self.db, practice, id).await
+    }
+
+    /// A page of the practice's write-backs, newest first.
+    pub async fn write_backs(
+        &self,
+        practice: PracticeId,
+        filter: &WriteBackFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<WriteBack>> {
+        write_back::list(&self.db, practice, filter, offset, limit).await
+    }
+
+    /// How many write-backs match.
+    pub async fn count_write_backs(&self, practice: PracticeId, filter: &WriteBackFilter) -> Result<u64> {
+        write_back::count(&self.db, practice, filter).await
+    }
+
+    /// Write-backs changed at or after `since`, oldest change first.
+    pub async fn write_backs_changed_since(
+        &self,
+        practice: PracticeId,
+        since: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<WriteBack>> {
+        write_back::changed_since(&self.db, practice, since, limit).await
+    }
+
+    /// A write-back's audit rows (its full history), in order.
+    pub async fn write_back_history(&self, practice: PracticeId, id: WriteBackId) -> Result<Vec<AuditLink>> {
+        write_back::history(&self.db, practice, id).await
+    }
+
+    /// Up to `limit` rows of a practice's audit chain from position `from`, in order.
+    pub async fn audit_chain(&self, practice: PracticeId, from: i64, limit: u64) -> Result<Vec<AuditLink>> {
+        write_back::chain(&self.db, practice, from, limit).await
+    }
+
+    /// Every audit chain's end as its head records it: (practice, last position, last hash).
+    pub async fn audit_chain_heads(&self) -> Result<Vec<(PracticeId, i64, String)>> {
+        write_back::chain_heads(&self.db).await
+    }
+
+    /// Runs SQL as given, outside any model: for operators' repair scripts and for tests
+    /// that must act as an intruder with direct database access (tampering with the audit
+    /// trail). Never reachable from the API.
+    pub async fn execute_sql(&self, sql: &str) -> Result<()> {
+        let _writer = self.write_guard().await;
+        self.db.execute_unprepared(sql).await?;
+        Ok(())
     }
 
     // API keys.

@@ -29,7 +29,12 @@ fn api(store: &Store) -> Api {
 }
 
 async fn viewer(store: &Store, practice: PracticeId, scopes: &[Scope]) -> Result<Viewer> {
-    Ok(Viewer { practice: store.practice(practice).await?, name: "test".into(), scopes: scopes.to_vec() })
+    Ok(Viewer {
+        practice: store.practice(practice).await?,
+        credential: "api_key:test".into(),
+        name: "test".into(),
+        scopes: scopes.to_vec(),
+    })
 }
 
 /// Runs a query; returns the whole response (`data` and `errors`).

@@ -488,6 +488,7 @@ async fn open_dental_and_tdental_practices_stay_isolated(store: Store) -> Result
         async move {
             Ok::<_, anyhow::Error>(enamel_graphql::Viewer {
                 practice: store.practice(practice).await?,
+                credential: "api_key:test".into(),
                 name: "test".into(),
                 scopes: vec![enamel_domain::Scope::Read],
             })

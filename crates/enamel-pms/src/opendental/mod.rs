@@ -5,6 +5,8 @@
 //! `Content-Type: application/json`. One [`RateLimiter`] per client (one client per
 //! customer key) spaces requests; 429s are retried after `Retry-After`, server errors,
 //! timeouts and broken connections with jittered capped backoff.
+//!
+//! Write-backs ([`crate::PmsWriter`], in `write.rs`) send each write once, never retried.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, Stre
 
 mod map;
 mod wire;
+mod write;
 
 pub(crate) use wire::to_utc;
 

@@ -16,6 +16,8 @@
 //!   (the engine walks the stored branches), account payments and customers get their
 //!   `/{id}` details, fetched a bounded number at a time.
 //! - Times are Vietnam local (UTC+7) except the customer's registration `date` (UTC).
+//! - Write-backs ([`crate::PmsWriter`], in `write.rs`): README §5's appointment and customer
+//!   writes, each sent once (a 401 logs in again and resends: nothing was processed).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,7 @@ use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, Stre
 
 mod map;
 mod wire;
+mod write;
 
 use map::{CATEGORY, COMMISSION, GROUP, ORDER, QUOTE, ROLE, TITLE, USER};
 
