@@ -380,17 +380,10 @@ pub fn marker(id: WriteBackId) -> String {
 /// Who acted: a credential's id and its label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
-    /// Stable id (`api_key:<uuid>`, `operator:<name>`, `executor`).
+    /// Stable id (`api_key:<uuid>`).
     pub id: String,
     /// Human label.
     pub name: String,
-}
-
-impl Principal {
-    /// The executor, acting on an approval.
-    pub fn executor() -> Self {
-        Self { id: "executor".into(), name: "write-back executor".into() }
-    }
 }
 
 /// A write-back as stored.

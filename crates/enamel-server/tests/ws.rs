@@ -416,7 +416,83 @@ async fn the_legacy_graphql_ws_protocol_streams_too(store: Store) -> Result<()> 
     }
 }
 
+/// A proposal stored as the queue stores it (the store does not look into it).
+fn proposal(practice: enamel_domain::PracticeId, key: &str) -> enamel_store::NewWriteBack {
+    use enamel_domain::enums::{CommDirection, CommMode};
+    use enamel_domain::ids::{PatientId, WriteBackId};
+    use enamel_domain::writeback::{PmsWrite, Principal, Proposal};
+    let patient = PatientId::new();
+    let at = chrono::Utc::now();
+    enamel_store::NewWriteBack {
+        id: WriteBackId::new(),
+        practice_id: practice,
+        source: enamel_domain::Source::OpenDental,
+        proposal: Proposal::CommlogCreate {
+            patient_id: patient,
+            note: "Called".into(),
+            mode: CommMode::Phone,
+            direction: CommDirection::Sent,
+            communicated_at: None,
+        },
+        write: PmsWrite::CreateCommlog {
+            patient: "7".into(),
+            note: "Called".into(),
+            mode: CommMode::Phone,
+            direction: CommDirection::Sent,
+            communicated_at: at,
+        },
+        base_version: None,
+        patient_id: Some(patient),
+        reason: "follow-up".into(),
+        idempotency_key: key.into(),
+        request_hash: key.into(),
+        proposed_by: Principal { id: "api_key:ai".into(), name: "ai".into() },
+        deadline: at + chrono::Duration::hours(1),
+        at,
+    }
+}
+
+async fn write_backs_are_pushed_as_they_change(store: Store) -> Result<()> {
+    use enamel_domain::writeback::{Principal, WriteBackState};
+    use enamel_store::{Expect, Proposed, Transition};
+    let (p, _) = connected(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Approve]).await?;
+    let server = Server::start(app(&store, options(), HttpConfig::default())).await?;
+    let mut ws = open(&server, bearer(&token)).await?;
+    subscribe(&mut ws, "all", "subscription { writeBackChanged { state kind reason } }").await?;
+    subscribe(&mut ws, "approved", "subscription { writeBackChanged(state: [APPROVED]) { state } }").await?;
+    // Let both subscriptions take their baseline before anything changes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let Proposed::Created(wb) = store.propose_write_back(proposal(p, "k1")).await? else { bail!("not created") };
+    let (id, payload) = next(&mut ws).await?;
+    ensure!(id == "all", "{id}: {payload}");
+    ensure!(
+        payload["data"]["writeBackChanged"]
+            == json!({"state": "PENDING_APPROVAL", "kind": "COMMLOG_CREATE", "reason": "follow-up"}),
+        "{payload}"
+    );
+    let mut approve = Transition::new(WriteBackState::Approved, "api_key:desk", chrono::Utc::now());
+    approve.decided_by = Some(Principal { id: "api_key:desk".into(), name: "desk".into() });
+    let expect = Expect { states: &[WriteBackState::PendingApproval], lease_owner: None };
+    store.transition_write_back(Some(p), wb.id, expect, &approve).await?;
+    let mut seen = HashMap::new();
+    for _ in 0..2 {
+        let (id, payload) = next(&mut ws).await?;
+        seen.insert(id, payload["data"]["writeBackChanged"]["state"].clone());
+    }
+    ensure!(seen["all"] == "APPROVED" && seen["approved"] == "APPROVED", "{seen:?}");
+
+    // Another practice's write-backs never reach this session.
+    let (other, _) = connected(&store, "Elsewhere").await?;
+    store.propose_write_back(proposal(other, "k2")).await?;
+    let quiet = tokio::time::timeout(Duration::from_millis(2500), next(&mut ws)).await;
+    ensure!(quiet.is_err(), "an event from another practice: {quiet:?}");
+    Ok(())
+}
+
 backend_tests!(
+    write_backs_are_pushed_as_they_change,
     subscription_streams_runs_as_they_start_and_finish,
     connection_init_without_a_valid_key_is_refused,
     another_practices_key_sees_nothing_of_this_practice,

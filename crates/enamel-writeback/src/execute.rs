@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use enamel_domain::writeback::{Principal, WriteBack, WriteBackState, marker};
+use enamel_domain::writeback::{WriteBack, WriteBackState, marker};
 use enamel_pms::{PmsError, PmsWriter, Probe};
 use enamel_store::{Expect, StoreError, Transition};
 use serde_json::json;
@@ -105,7 +105,8 @@ impl WriteBacks {
 
     async fn attempt(&self, wb: &WriteBack, owner: &str) -> Result<Ended, WriteBackError> {
         let mark = marker(wb.id);
-        let actor = Principal::executor().id;
+        // The audit names the executor (and its claim) that made the attempt.
+        let actor = owner.to_owned();
         let now = || self.now();
         let base = json!({ "attempt": wb.attempts, "lease": owner });
         let writer = match self.pms.writer(wb.practice_id, wb.source).await {
