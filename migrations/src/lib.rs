@@ -12,6 +12,7 @@ mod m20261121_000001_canonical_model;
 mod m20261121_000002_sync_quarantine;
 mod m20261121_000003_api_key;
 mod m20261121_000004_write_back;
+mod m20261121_000005_phi_access;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_sync_quarantine::Migration),
             Box::new(m20261121_000003_api_key::Migration),
             Box::new(m20261121_000004_write_back::Migration),
+            Box::new(m20261121_000005_phi_access::Migration),
         ]
     }
 }

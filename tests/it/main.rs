@@ -10,6 +10,7 @@
 
 mod fixtures;
 mod graphql;
+mod phi_audit;
 mod pms;
 mod pms_write;
 mod sim;

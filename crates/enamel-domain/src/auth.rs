@@ -106,3 +106,22 @@ mod tests {
         assert_eq!(Scope::join(&[Scope::Read, Scope::Admin]), "read,admin");
     }
 }
+
+/// One API response that returned patient data: who saw which patients, when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhiAccess {
+    /// The event's id (time-ordered).
+    pub id: uuid::Uuid,
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The credential's stable id (`api_key:<uuid>`).
+    pub credential: String,
+    /// The credential's label.
+    pub subject: String,
+    /// The GraphQL operation (its name, or `query`/`mutation` when unnamed).
+    pub operation: String,
+    /// The patients whose data the response returned, sorted.
+    pub patient_ids: Vec<crate::ids::PatientId>,
+}

@@ -23,7 +23,7 @@ pub mod teeth;
 pub mod views;
 pub mod writeback;
 
-pub use auth::{ApiKey, Scope};
+pub use auth::{ApiKey, PhiAccess, Scope};
 pub use batch::Batch;
 pub use date::PartialDate;
 pub use ids::{EntityId, PracticeId, Source, SourceKey};

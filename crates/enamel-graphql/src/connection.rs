@@ -25,6 +25,14 @@ pub trait Entity: OutputType + Clone + Send + Sync + 'static {
     const NAME: &'static str;
     /// Wraps a row.
     fn wrap(row: Arc<Stored<RecordOf<Self::Id>>>) -> Self;
+    /// The patient whose data the row is, if any (for the PHI access audit).
+    fn patient_of(row: &Stored<RecordOf<Self::Id>>) -> Option<enamel_domain::ids::PatientId>;
+}
+
+/// Wraps a row that goes into the response, noting its patient for the access audit.
+fn returned<E: Entity>(ctx: &Context<'_>, row: Arc<Stored<RecordOf<E::Id>>>) -> E {
+    crate::phi::saw(ctx, E::patient_of(&row));
+    E::wrap(row)
 }
 
 /// A page of `E`.
@@ -50,7 +58,7 @@ impl TotalCount {
     }
 }
 
-pub(crate) fn cursor(index: u64) -> String {
+fn cursor(index: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{index}"))
 }
 
@@ -75,14 +83,51 @@ pub(crate) fn page_args(first: Option<i32>, after: Option<&str>) -> Result<(u64,
     Ok((offset, limit))
 }
 
-fn build<E: Entity>(rows: &[Arc<Stored<RecordOf<E::Id>>>], offset: u64, limit: u64, count: CountFn) -> Conn<E> {
+fn build<E: Entity>(
+    ctx: &Context<'_>,
+    rows: &[Arc<Stored<RecordOf<E::Id>>>],
+    offset: u64,
+    limit: u64,
+    count: CountFn,
+) -> Conn<E> {
     let has_next = rows.len() as u64 > limit;
     let mut conn = Connection::with_additional_fields(offset > 0, has_next, TotalCount(count));
     conn.edges.extend(
         rows.iter()
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .enumerate()
-            .map(|(i, row)| Edge::new(cursor(offset + i as u64), E::wrap(row.clone()))),
+            .map(|(i, row)| Edge::new(cursor(offset + i as u64), returned::<E>(ctx, row.clone()))),
+    );
+    conn
+}
+
+/// The extra field of connections over lists that are not tables of synced rows
+/// (write-backs, access events): their size, counted with the page.
+#[derive(async_graphql::SimpleObject, Debug, Clone)]
+pub struct Counted {
+    /// How many items the whole list has.
+    pub total_count: i64,
+}
+
+/// A page of `T` at `offset`: `rows` holds up to `limit + 1` items (one more tells that a
+/// next page exists), `total` the size of the whole list.
+pub(crate) fn page_of<T: OutputType>(
+    rows: Vec<T>,
+    offset: u64,
+    limit: u64,
+    total: u64,
+) -> Connection<String, T, Counted, EmptyFields> {
+    let has_next = rows.len() as u64 > limit;
+    let mut conn = Connection::with_additional_fields(
+        offset > 0,
+        has_next,
+        Counted { total_count: i64::try_from(total).unwrap_or(i64::MAX) },
+    );
+    conn.edges.extend(
+        rows.into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .enumerate()
+            .map(|(i, row)| Edge::new(cursor(offset + i as u64), row)),
     );
     conn
 }
@@ -106,7 +151,7 @@ pub(crate) async fn children<E: Entity, P: EntityId>(
     let count: CountFn = Arc::new(move |ctx| {
         Box::pin(async move { Ok(loaders(ctx)?.load_one(ChildCount { parent, link }).await?.unwrap_or(0)) })
     });
-    Ok(build::<E>(&rows, offset, limit, count))
+    Ok(build::<E>(ctx, &rows, offset, limit, count))
 }
 
 /// A root list: live rows matching `filter`, one page.
@@ -132,14 +177,14 @@ pub(crate) async fn list<E: Entity, F: Filter<Table = E::Id> + Clone + 'static>(
             Ok(store.count(practice, &filter).await?)
         })
     });
-    Ok(build::<E>(&rows, offset, limit, count))
+    Ok(build::<E>(ctx, &rows, offset, limit, count))
 }
 
 /// The row with id `id`, through the request's loader.
 pub(crate) async fn load<E: Entity>(ctx: &Context<'_>, id: E::Id) -> ApiResult<E> {
     reader(ctx)?;
     let row = loaders(ctx)?.load_one(crate::loader::ById(id)).await?;
-    row.map(E::wrap).ok_or_else(|| ApiError::not_found(E::NAME).into())
+    row.map(|row| returned::<E>(ctx, row)).ok_or_else(|| ApiError::not_found(E::NAME).into())
 }
 
 /// The row with id `id`, if any.
@@ -148,7 +193,7 @@ pub(crate) async fn load_opt<E: Entity>(ctx: &Context<'_>, id: Option<E::Id>) ->
         None => Ok(None),
         Some(id) => {
             reader(ctx)?;
-            Ok(loaders(ctx)?.load_one(crate::loader::ById(id)).await?.map(E::wrap))
+            Ok(loaders(ctx)?.load_one(crate::loader::ById(id)).await?.map(|row| returned::<E>(ctx, row)))
         }
     }
 }

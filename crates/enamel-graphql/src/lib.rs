@@ -21,6 +21,7 @@ pub mod error;
 pub mod global_id;
 pub mod loader;
 pub mod node;
+pub mod phi;
 pub mod present;
 pub mod query;
 pub mod subscription;
@@ -123,17 +124,23 @@ impl Api {
     /// Runs one GraphQL request (JSON body already parsed) for `viewer` (None when the
     /// caller sent no valid credential: every field then answers `UNAUTHENTICATED`).
     pub async fn execute(&self, request: Request, viewer: Option<Viewer>) -> Response {
+        let asked = request.operation_name.clone();
         let mut req = async_graphql::Request::new(request.query).variables(Variables::from_json(request.variables));
         if let Some(name) = request.operation_name {
             req = req.operation_name(name);
         }
+        let seen = phi::PhiSeen::default();
+        let who = viewer.as_ref().map(|v| (v.practice_id(), v.credential.clone(), v.name.clone()));
         if let Some(v) = viewer {
-            req = req.data(loader::loaders(self.store.clone(), v.practice_id(), self.batch_delay)).data(v);
+            req = req
+                .data(loader::loaders(self.store.clone(), v.practice_id(), self.batch_delay))
+                .data(v)
+                .data(seen.clone());
         }
-        let refused = match req.parsed_query() {
-            Ok(doc) => self.rules.check(doc).err(),
+        let (refused, operation) = match req.parsed_query() {
+            Ok(doc) => (self.rules.check(doc).err(), operation_label(doc, asked.as_deref())),
             // Execution reports the syntax error.
-            Err(_) => None,
+            Err(_) => (None, "query".to_owned()),
         };
         let mut resp = match refused {
             Some(err) => async_graphql::Response::from_errors(vec![err]),
@@ -141,6 +148,23 @@ impl Api {
         };
         for err in &mut resp.errors {
             coded(err);
+        }
+        // A response that returns patient data is audited before it is sent, or not sent.
+        let patients = seen.patients();
+        if let (Some((practice_id, credential, subject)), false) = (who, patients.is_empty()) {
+            let event = enamel_domain::PhiAccess {
+                id: uuid::Uuid::now_v7(),
+                practice_id,
+                at: chrono::Utc::now(),
+                credential,
+                subject,
+                operation,
+                patient_ids: patients,
+            };
+            if let Err(e) = self.store.record_phi_access(&event).await {
+                tracing::error!(error = %e, "a PHI access could not be audited; the response is withheld");
+                return error_response(Code::Internal, "the access could not be audited, so no data is returned");
+            }
         }
         Response(serde_json::to_value(&resp).unwrap_or_else(
             |_| serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}),
@@ -150,6 +174,25 @@ impl Api {
     /// The schema in SDL.
     pub fn sdl(&self) -> String {
         self.schema.sdl()
+    }
+}
+
+/// The operation's name for the audit: the one asked for, the document's only operation's
+/// name, or its kind (`query`, `mutation`) when unnamed.
+fn operation_label(doc: &ExecutableDocument, asked: Option<&str>) -> String {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let kind = |t: OperationType| match t {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    match (&doc.operations, asked) {
+        (_, Some(name)) => name.to_owned(),
+        (DocumentOperations::Single(op), None) => kind(op.node.ty).to_owned(),
+        (DocumentOperations::Multiple(ops), None) => match ops.iter().next() {
+            Some((name, _)) if ops.len() == 1 => name.to_string(),
+            _ => "query".to_owned(),
+        },
     }
 }
 

@@ -408,6 +408,18 @@ impl Query {
         crate::writeback::one(ctx, id).await
     }
 
+    /// Who saw which patients: one event per response that returned patient data, newest
+    /// first, by time range, credential and patient. Needs the `admin` scope.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::phi::AuditEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::phi::AuditEventConnection> {
+        crate::phi::events(ctx, filter.unwrap_or_default(), first, after).await
+    }
+
     /// The most recent sync runs, newest first.
     async fn sync_runs(
         &self,

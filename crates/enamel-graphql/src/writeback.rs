@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use enamel_domain::Scope;
@@ -19,7 +19,7 @@ use enamel_store::{Store, WriteBackFilter};
 use enamel_writeback::{ProposeRequest, WriteBackError, WriteBacks};
 use futures::stream::{BoxStream, StreamExt};
 
-use crate::connection::page_args;
+use crate::connection::{Counted, page_args, page_of};
 use crate::enums;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::global_id::{decode_as, encode};
@@ -203,7 +203,8 @@ impl WriteBack {
     }
 
     /// The change as proposed (`kind` plus its fields; ids are this API's global ids).
-    async fn change(&self) -> Json<serde_json::Value> {
+    async fn change(&self, ctx: &Context<'_>) -> Json<serde_json::Value> {
+        crate::phi::saw(ctx, self.0.patient_id);
         Json(change_json(&self.0.proposal))
     }
 
@@ -285,6 +286,7 @@ impl WriteBack {
     /// Every transition, oldest first, from the audit trail.
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<WriteBackEvent>> {
         let v = watcher(ctx)?;
+        crate::phi::saw(ctx, self.0.patient_id);
         let links =
             ctx.data::<Store>()?.write_back_history(v.practice_id(), self.0.id).await.map_err(ApiError::from)?;
         Ok(links.into_iter().map(WriteBackEvent::from).collect())
@@ -579,14 +581,7 @@ impl Mutation {
 }
 
 /// A page of write-backs.
-pub type WriteBackConnection = Connection<String, WriteBack, WriteBackCount, EmptyFields>;
-
-/// The write-back connection's extra field.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct WriteBackCount {
-    /// How many write-backs match.
-    pub total_count: i64,
-}
+pub type WriteBackConnection = Connection<String, WriteBack, Counted, EmptyFields>;
 
 /// The `writeBacks` root field.
 pub(crate) async fn list(
@@ -608,19 +603,7 @@ pub(crate) async fn list(
     let store = ctx.data::<Store>()?;
     let rows = store.write_backs(v.practice_id(), &filter, offset, limit + 1).await.map_err(ApiError::from)?;
     let total = store.count_write_backs(v.practice_id(), &filter).await.map_err(ApiError::from)?;
-    let has_next = rows.len() as u64 > limit;
-    let mut conn = Connection::with_additional_fields(
-        offset > 0,
-        has_next,
-        WriteBackCount { total_count: i64::try_from(total).unwrap_or(i64::MAX) },
-    );
-    conn.edges.extend(
-        rows.into_iter()
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .enumerate()
-            .map(|(i, w)| Edge::new(crate::connection::cursor(offset + i as u64), WriteBack(w))),
-    );
-    Ok(conn)
+    Ok(page_of(rows.into_iter().map(WriteBack).collect(), offset, limit, total))
 }
 
 /// The `writeBack` root field.
@@ -643,8 +626,11 @@ pub(crate) async fn changed(
     ctx: &Context<'_>,
     states: Option<Vec<WriteBackState>>,
 ) -> Result<BoxStream<'static, WriteBack>, async_graphql::Error> {
-    let practice = watcher(ctx)?.practice_id();
+    let v = watcher(ctx)?;
+    let practice = v.practice_id();
+    let (credential, subject) = (v.credential.clone(), v.name.clone());
     let store = ctx.data::<Store>()?.clone();
+    let audit_store = store.clone();
     let every = ctx.data::<PollInterval>()?.0;
     let start = Utc::now();
     let newest = Arc::new(Mutex::new(start));
@@ -664,5 +650,30 @@ pub(crate) async fn changed(
     let key = |w: &wb::WriteBack| w.id;
     let rows = watch(every, fetch, key, move |w: &wb::WriteBack| w.updated_at >= start).await?;
     let states: Vec<wb::WriteBackState> = states.unwrap_or_default().into_iter().map(Into::into).collect();
-    Ok(rows.filter(move |w| std::future::ready(states.is_empty() || states.contains(&w.state))).map(WriteBack).boxed())
+    // Each event names its patient: it is audited before it is sent, or not sent.
+    Ok(rows
+        .filter(move |w| std::future::ready(states.is_empty() || states.contains(&w.state)))
+        .filter_map(move |w| {
+            let (store, credential, subject) = (audit_store.clone(), credential.clone(), subject.clone());
+            async move {
+                let Some(patient) = w.patient_id else { return Some(WriteBack(w)) };
+                let event = enamel_domain::PhiAccess {
+                    id: uuid::Uuid::now_v7(),
+                    practice_id: practice,
+                    at: Utc::now(),
+                    credential,
+                    subject,
+                    operation: "writeBackChanged".into(),
+                    patient_ids: vec![patient],
+                };
+                match store.record_phi_access(&event).await {
+                    Ok(()) => Some(WriteBack(w)),
+                    Err(e) => {
+                        tracing::error!(error = %e, write_back = %w.id, "a PHI access could not be audited; the event is withheld");
+                        None
+                    }
+                }
+            }
+        })
+        .boxed())
 }

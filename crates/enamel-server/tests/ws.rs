@@ -482,6 +482,14 @@ async fn write_backs_are_pushed_as_they_change(store: Store) -> Result<()> {
         seen.insert(id, payload["data"]["writeBackChanged"]["state"].clone());
     }
     ensure!(seen["all"] == "APPROVED" && seen["approved"] == "APPROVED", "{seen:?}");
+    // Every event named its patient in the access audit.
+    let audited = store.phi_accesses(p, &enamel_store::PhiAccessFilter::default(), 0, 10).await?;
+    ensure!(audited.len() == 3, "{audited:?}");
+    ensure!(
+        audited
+            .iter()
+            .all(|e| e.operation == "writeBackChanged" && e.patient_ids == [wb.patient_id.unwrap_or_default()])
+    );
 
     // Another practice's write-backs never reach this session.
     let (other, _) = connected(&store, "Elsewhere").await?;

@@ -102,8 +102,12 @@ impl Col<Option<String>> for Option<PartialDate> {
 /// The instant every row of one write is stamped with. Truncated to microseconds, the
 /// precision PostgreSQL keeps, so that what is written reads back equal on both backends.
 pub(crate) fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+    micros(Utc::now())
+}
+
+/// An instant at microsecond precision, as both databases keep instants.
+pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
 }
 
 #[cfg(test)]

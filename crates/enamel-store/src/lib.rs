@@ -34,6 +34,7 @@ mod api_key;
 mod column;
 mod error;
 mod integrity;
+mod phi_access;
 mod practice;
 mod quarantine;
 mod raw;
@@ -49,6 +50,7 @@ mod write_back;
 
 pub use error::{Result, StoreError, redact_url};
 pub use integrity::DanglingReferences;
+pub use phi_access::PhiAccessFilter;
 pub use practice::{NewConnection, NewPractice};
 pub use quarantine::{QuarantineEntry, Quarantined};
 pub use read::ChildPage;
@@ -467,6 +469,31 @@ impl Store {
         let _writer = self.write_guard().await;
         self.db.execute_unprepared(sql).await?;
         Ok(())
+    }
+
+    // PHI access events.
+
+    /// Records that a response returned these patients' data (the API calls it before it
+    /// answers; if it fails, the answer is an error).
+    pub async fn record_phi_access(&self, event: &enamel_domain::PhiAccess) -> Result<()> {
+        let _writer = self.write_guard().await;
+        phi_access::record(&self.db, event).await
+    }
+
+    /// A page of the practice's access events, newest first.
+    pub async fn phi_accesses(
+        &self,
+        practice: PracticeId,
+        filter: &PhiAccessFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<enamel_domain::PhiAccess>> {
+        phi_access::list(&self.db, practice, filter, offset, limit).await
+    }
+
+    /// How many access events match.
+    pub async fn count_phi_accesses(&self, practice: PracticeId, filter: &PhiAccessFilter) -> Result<u64> {
+        phi_access::count(&self.db, practice, filter).await
     }
 
     // API keys.

@@ -236,7 +236,7 @@ pub struct WriteBackFilter {
 /// Instants at microsecond precision, as both databases keep them (and as audit hashes
 /// cover them).
 fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+    crate::column::micros(at)
 }
 
 fn corrupt(column: &'static str, row: uuid::Uuid, reason: impl std::fmt::Display) -> StoreError {

@@ -60,6 +60,9 @@ macro_rules! entity {
             fn wrap(row: std::sync::Arc<enamel_domain::Stored<$rec>>) -> Self {
                 $name(row)
             }
+            fn patient_of(row: &enamel_domain::Stored<$rec>) -> Option<enamel_domain::ids::PatientId> {
+                <$rec as crate::phi::PatientOf>::patient_of(row)
+            }
         }
 
         #[async_graphql::Object]
