@@ -136,7 +136,7 @@ echo "query (a) patient $patient" >&2
 
 step "servers"
 key=$(DATABASE_URL=$db_url "$enamel" apikey create --practice "$practice" --name bench --scopes read 2>/dev/null)
-DATABASE_URL=$db_url RUST_LOG=warn "$enamel" serve --listen "127.0.0.1:$enamel_port" >"$work/enamel.out" 2>"$work/enamel.log" &
+DATABASE_URL=$db_url RUST_LOG=warn "$enamel" serve --rate-limit 0 --listen "127.0.0.1:$enamel_port" >"$work/enamel.out" 2>"$work/enamel.log" &
 enamel_pid=$!
 pids+=("$enamel_pid")
 (cd "$here" && DATABASE_URL=$db_url PORT=$pgl_port GRAPHILE_ENV=production NODE_ENV=production \

@@ -61,6 +61,21 @@ pub enum Command {
     /// Check the write-back audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the encryption of stored PMS credentials.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `enamel secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every stored PMS credential under a new master key (the current one from
+    /// `ENAMEL_MASTER_KEY`), in one transaction; then switch `ENAMEL_MASTER_KEY` to the new key.
+    Rotate {
+        /// The new master key (32 bytes, base64).
+        #[arg(long, env = "ENAMEL_NEW_MASTER_KEY", hide_env_values = true)]
+        new_master_key: String,
+    },
 }
 
 /// `enamel writeback …`.
@@ -93,6 +108,10 @@ pub struct ServeArgs {
     /// Answer introspection queries and suggest field names in errors.
     #[arg(long, env = "ENAMEL_INTROSPECTION")]
     pub introspection: bool,
+    /// Requests per second each API key may make (bursts of twice that); 0: unlimited.
+    /// Over it, 429 with `Retry-After`.
+    #[arg(long, env = "ENAMEL_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
 }
 
 /// `enamel apikey …`.

@@ -9,7 +9,7 @@ use enamel_store::{Backend, NewPractice, Store, redact_url};
 
 use crate::cli::{
     ApiMode, ApikeyCommand, AuditCommand, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs,
-    PracticeCommand, ServeArgs, SyncArgs, WritebackCommand,
+    PracticeCommand, SecretsCommand, ServeArgs, SyncArgs, WritebackCommand,
 };
 use crate::secrets::{MasterKey, OdCredentials, TdCredentials};
 
@@ -22,6 +22,9 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Sync(args) => sync(&cli.database_url, cli.master_key.as_deref(), args).await,
         Command::Serve(args) => serve(&cli.database_url, cli.master_key.as_deref(), args).await,
         Command::Writeback(cmd) => writeback(&cli.database_url, cli.master_key.as_deref(), cmd).await,
+        Command::Secrets(SecretsCommand::Rotate { new_master_key }) => {
+            rotate(&cli.database_url, cli.master_key.as_deref(), &new_master_key).await
+        }
         Command::Audit(AuditCommand::Verify) => {
             crate::writeback::verify(&open_migrated(&cli.database_url).await?).await
         }
@@ -72,7 +75,11 @@ async fn serve(url: &str, key: Option<&str>, args: ServeArgs) -> Result<()> {
         Some(q) => enamel_graphql::Api::with_write_backs(store.clone(), options, q.clone()),
         None => enamel_graphql::Api::new(store.clone(), options),
     };
-    let config = crate::http::HttpConfig { graphiql: args.graphiql, ..Default::default() };
+    let config = crate::http::HttpConfig {
+        graphiql: args.graphiql,
+        rate_limit: crate::http::RateLimit::per_second(args.rate_limit),
+        ..Default::default()
+    };
     let router = crate::http::router(api, store, config);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let executor = queue.map(|q| {
@@ -94,6 +101,27 @@ async fn serve(url: &str, key: Option<&str>, args: ServeArgs) -> Result<()> {
         let _ = task.await;
     }
     result
+}
+
+/// `enamel secrets rotate`: every connection's credentials opened with the current key and
+/// sealed with the new one; all written in one transaction, or none if any fails to open.
+async fn rotate(url: &str, key: Option<&str>, new: &str) -> Result<()> {
+    let old = master_key(key)?;
+    let new = MasterKey::parse(new).context("the new master key")?;
+    let store = open_migrated(url).await?;
+    let mut blobs = Vec::new();
+    for practice in store.practices().await? {
+        for connection in store.connections(practice.id).await? {
+            let Some(blob) = connection.credentials.as_deref() else { continue };
+            let plain: serde_json::Value = old
+                .open(practice.id, blob)
+                .with_context(|| format!("connection {} of practice {}", connection.id, practice.id))?;
+            blobs.push((practice.id, connection.id, new.seal(practice.id, &plain)?));
+        }
+    }
+    let n = store.replace_credentials(blobs).await?;
+    println!("{n} connection credential(s) re-encrypted; set ENAMEL_MASTER_KEY to the new key");
+    Ok(())
 }
 
 async fn writeback(url: &str, key: Option<&str>, cmd: WritebackCommand) -> Result<()> {
@@ -951,6 +979,62 @@ mod tests {
                 synced?;
                 assert_eq!(patients.len(), sim.control.counts()["partners"]);
             }
+        }
+        store.close().await?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn secrets_rotate_re_encrypts_every_credential_under_the_new_key() -> Result<()> {
+        use base64::Engine;
+        let (url, path) = temp_url();
+        run_with(&url, &["migrate"]).await?;
+        let store = open_migrated(&url).await?;
+        let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+        let (old, new, wrong) = (b64(1), b64(2), b64(3));
+        let mut ids = Vec::new();
+        for name in ["North", "South"] {
+            let practice = store
+                .create_practice(NewPractice {
+                    name: name.into(),
+                    time_zone: chrono_tz::America::New_York,
+                    currency: Currency::Usd,
+                })
+                .await?;
+            let pid = practice.id.to_string();
+            let args = [
+                "connection",
+                "add",
+                "--practice",
+                &pid,
+                "--kind",
+                "tdental",
+                "--base-url",
+                "https://x.tdental.vn",
+                "--username",
+                "admin",
+                "--password",
+                "s3cret-pass",
+                "--master-key",
+                &old,
+            ];
+            run_with(&url, &args).await?;
+            ids.push(practice.id);
+        }
+        // The wrong current key changes nothing.
+        let refused = run_with(&url, &["secrets", "rotate", "--master-key", &wrong, "--new-master-key", &new]).await;
+        assert!(refused.err().is_some_and(|e| format!("{e:#}").contains("do not decrypt")));
+        run_with(&url, &["secrets", "rotate", "--master-key", &old, "--new-master-key", &new]).await?;
+        let (old, new) = (MasterKey::parse(&old)?, MasterKey::parse(&new)?);
+        for practice in ids {
+            let stored = store.connections(practice).await?;
+            let blob = stored[0].credentials.clone().context("credentials")?;
+            let creds: TdCredentials = new.open(practice, &blob)?;
+            assert_eq!(creds.password, "s3cret-pass");
+            assert!(old.open::<TdCredentials>(practice, &blob).is_err(), "the old key no longer opens it");
         }
         store.close().await?;
         for suffix in ["", "-wal", "-shm"] {

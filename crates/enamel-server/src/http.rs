@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use enamel_graphql::{Api, ApiError, Code, Viewer, WsFrame, WsProtocol, error_response};
@@ -35,7 +35,30 @@ pub struct HttpConfig {
     /// How long an authenticated key is trusted before it is checked again (revocation
     /// takes effect within this time).
     pub auth_cache_ttl: Duration,
+    /// Requests per second each credential may make (`None`: unlimited). A credential over
+    /// it is answered 429 with `Retry-After`.
+    pub rate_limit: Option<RateLimit>,
 }
+
+/// A per-credential request rate: a steady rate and a burst above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per second, sustained.
+    pub per_second: std::num::NonZeroU32,
+    /// Requests allowed at once before the rate applies.
+    pub burst: std::num::NonZeroU32,
+}
+
+impl RateLimit {
+    /// `per_second` sustained with a burst of twice that; `None` for 0 (unlimited).
+    pub fn per_second(n: u32) -> Option<RateLimit> {
+        let per_second = std::num::NonZeroU32::new(n)?;
+        let burst = per_second.saturating_mul(std::num::NonZeroU32::MIN.saturating_add(1));
+        Some(RateLimit { per_second, burst })
+    }
+}
+
+type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -44,6 +67,7 @@ impl Default for HttpConfig {
             body_limit: 256 * 1024,
             timeout: Duration::from_secs(30),
             auth_cache_ttl: Duration::from_secs(10),
+            rate_limit: RateLimit::per_second(50),
         }
     }
 }
@@ -54,12 +78,16 @@ struct AppState {
     store: Store,
     config: HttpConfig,
     auth_cache: Arc<Mutex<HashMap<String, (Viewer, Instant)>>>,
+    limiter: Option<Arc<Limiter>>,
 }
 
 /// The router.
 pub fn router(api: Api, store: Store, config: HttpConfig) -> Router {
     let limit = config.body_limit;
-    let state = AppState { api, store, config, auth_cache: Arc::default() };
+    let limiter = config.rate_limit.map(|r| {
+        Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(r.per_second).allow_burst(r.burst)))
+    });
+    let state = AppState { api, store, config, auth_cache: Arc::default(), limiter };
     Router::new()
         .route("/", get(graphiql))
         .route("/graphql", post(graphql).get(graphql_get))
@@ -222,10 +250,29 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Result
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    if let Some(resp) = throttled(&state, &viewer) {
+        return resp;
+    }
     match tokio::time::timeout(state.config.timeout, state.api.execute(request, Some(viewer))).await {
         Ok(resp) => json(StatusCode::OK, &resp.0),
         Err(_) => refuse(StatusCode::OK, Code::LimitExceeded, "the request ran out of time"),
     }
+}
+
+/// A 429 with `Retry-After` when the credential is over its rate.
+fn throttled(state: &AppState, viewer: &Viewer) -> Option<Response> {
+    use governor::clock::Clock as _;
+    let limiter = state.limiter.as_ref()?;
+    if limiter.len() > 10_000 {
+        limiter.retain_recent();
+    }
+    let not_until = limiter.check_key(&viewer.credential).err()?;
+    let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let message = format!("too many requests for this credential: retry in {seconds} s");
+    let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, Code::LimitExceeded, &message);
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Some(resp)
 }
 
 /// Why a credential was refused.

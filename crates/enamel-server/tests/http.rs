@@ -20,6 +20,7 @@ use support::{app, backend_tests, key, practice};
 struct Answer {
     status: StatusCode,
     content_type: String,
+    retry_after: Option<String>,
     body: String,
 }
 
@@ -42,8 +43,9 @@ async fn send(router: &axum::Router, request: Request<Body>) -> Result<Answer> {
     let status = response.status();
     let content_type =
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let retry_after = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = String::from_utf8(to_bytes(response.into_body(), usize::MAX).await?.to_vec())?;
-    Ok(Answer { status, content_type, body })
+    Ok(Answer { status, content_type, retry_after, body })
 }
 
 /// `POST /graphql` with `content_type` and `body`, with the key when given.
@@ -226,6 +228,33 @@ async fn bodies_over_the_limit_are_413(store: Store) -> Result<()> {
     Ok(())
 }
 
+async fn each_key_is_rate_limited_with_retry_after(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let busy = key(&store, p, &[Scope::Read]).await?;
+    let calm = key(&store, p, &[Scope::Read]).await?;
+    let config = HttpConfig { rate_limit: enamel_server::http::RateLimit::per_second(1), ..Default::default() };
+    let router = app(&store, Options::default(), config);
+    let query = || json!({ "query": VIEWER }).to_string();
+    // A burst of two, then the rate: the third request at once is refused.
+    for _ in 0..2 {
+        let answer = send(&router, post(Some(&busy), "application/json", query())?).await?;
+        ensure!(answer.status == StatusCode::OK, "{} {}", answer.status, answer.body);
+    }
+    let refused = send(&router, post(Some(&busy), "application/json", query())?).await?;
+    ensure!(refused.status == StatusCode::TOO_MANY_REQUESTS, "{} {}", refused.status, refused.body);
+    ensure!(refused.code()? == "LIMIT_EXCEEDED", "{}", refused.body);
+    let wait: u64 = refused.retry_after.as_deref().unwrap_or_default().parse()?;
+    ensure!((1..=2).contains(&wait), "Retry-After {wait}");
+    // Another key is not slowed by it.
+    let answer = send(&router, post(Some(&calm), "application/json", query())?).await?;
+    ensure!(answer.status == StatusCode::OK, "{} {}", answer.status, answer.body);
+    // After the wait, the busy key is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let answer = send(&router, post(Some(&busy), "application/json", query())?).await?;
+    ensure!(answer.status == StatusCode::OK, "{} {}", answer.status, answer.body);
+    Ok(())
+}
+
 async fn health_endpoints_need_no_key(store: Store) -> Result<()> {
     let router = app(&store, Options::default(), HttpConfig::default());
     let answer = send(&router, get("/healthz", None)?).await?;
@@ -283,6 +312,7 @@ backend_tests!(
     get_requests_do_not_run_queries,
     batched_requests_are_refused,
     bodies_over_the_limit_are_413,
+    each_key_is_rate_limited_with_retry_after,
     health_endpoints_need_no_key,
     graphiql_is_served_only_when_enabled,
     introspection_and_suggestions_are_off_by_default,

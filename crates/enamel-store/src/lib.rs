@@ -299,6 +299,18 @@ impl Store {
         practice::set_endpoint(&self.db, practice_id, id, base_url, mode).await
     }
 
+    /// Replaces connections' credential blobs, all in one transaction (a key rotation
+    /// lands whole or not at all).
+    pub async fn replace_credentials(&self, blobs: Vec<(PracticeId, ConnectionId, Vec<u8>)>) -> Result<usize> {
+        let tx = self.begin().await?;
+        let n = blobs.len();
+        for (practice, id, blob) in blobs {
+            practice::set_credentials(&tx.txn, practice, id, blob).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// A practice's connections.
     pub async fn connections(&self, practice_id: PracticeId) -> Result<Vec<PmsConnection>> {
         practice::connections(&self.db, practice_id).await

@@ -213,3 +213,22 @@ pub(crate) async fn set_endpoint<C: ConnectionTrait>(
     .await?;
     connection_from(model)
 }
+
+/// Replaces the credentials blob of a practice's connection.
+pub(crate) async fn set_credentials<C: ConnectionTrait>(
+    db: &C,
+    practice_id: PracticeId,
+    id: ConnectionId,
+    blob: Vec<u8>,
+) -> Result<()> {
+    connection(db, practice_id, id).await?;
+    connection_entity::ActiveModel {
+        id: Set(Uuid::from(id)),
+        credentials: Set(Some(blob)),
+        updated_at: Set(crate::column::now()),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
