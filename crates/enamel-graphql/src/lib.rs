@@ -46,11 +46,13 @@ pub struct Limits {
     pub complexity: usize,
     /// Most aliases in one document.
     pub aliases: usize,
+    /// Most directives in one document (directive overloading).
+    pub directives: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { depth: 12, complexity: 20_000, aliases: 30 }
+        Limits { depth: 12, complexity: 20_000, aliases: 30, directives: 20 }
     }
 }
 
@@ -272,16 +274,21 @@ pub fn graphiql_html(endpoint: &str) -> String {
 #[derive(Debug, Clone, Copy)]
 struct DocumentRules {
     aliases: usize,
+    directives: usize,
     introspection: bool,
 }
 
 impl DocumentRules {
     fn of(options: &Options) -> Self {
-        DocumentRules { aliases: options.limits.aliases, introspection: options.introspection }
+        DocumentRules {
+            aliases: options.limits.aliases,
+            directives: options.limits.directives,
+            introspection: options.introspection,
+        }
     }
 
-    /// Refuses documents with too many aliases, or with introspection the server does not
-    /// serve.
+    /// Refuses documents with too many aliases or directives, or with introspection the
+    /// server does not serve.
     fn check(&self, doc: &ExecutableDocument) -> Result<(), ServerError> {
         let count = |f: &dyn Fn(&async_graphql::parser::types::Field) -> usize| -> usize {
             doc.operations.iter().map(|(_, op)| count_fields(&op.node.selection_set.node, doc, 0, f)).sum()
@@ -289,6 +296,13 @@ impl DocumentRules {
         let aliases = count(&|f| usize::from(f.alias.is_some()));
         if aliases > self.aliases {
             let message = format!("the document has {aliases} aliases; at most {} are allowed", self.aliases);
+            return Err(refusal(Code::LimitExceeded, message));
+        }
+        let directives = count(&|f| f.directives.len())
+            + doc.operations.iter().map(|(_, op)| op.node.directives.len()).sum::<usize>()
+            + doc.fragments.values().map(|f| f.node.directives.len()).sum::<usize>();
+        if directives > self.directives {
+            let message = format!("the document has {directives} directives; at most {} are allowed", self.directives);
             return Err(refusal(Code::LimitExceeded, message));
         }
         if !self.introspection && count(&|f| usize::from(matches!(f.name.node.as_str(), "__schema" | "__type"))) > 0 {

@@ -255,6 +255,29 @@ async fn each_key_is_rate_limited_with_retry_after(store: Store) -> Result<()> {
     Ok(())
 }
 
+/// The rest of graphql-cop's checks: directive overloading is refused, and no answer
+/// carries tracing (Apollo's `extensions.tracing`) or any other extension.
+async fn directive_overloading_is_refused_and_nothing_is_traced(store: Store) -> Result<()> {
+    let p = practice(&store, "Smile Street").await?;
+    let token = key(&store, p, &[Scope::Read]).await?;
+    let router = app(&store, Options::default(), HttpConfig::default());
+    let overloaded = format!("{{ viewer {{ name {} }} }}", "@include(if: true)".repeat(40));
+    let answer = send(&router, post(Some(&token), "application/json", query(&overloaded))?).await?;
+    ensure!(answer.code()? == "LIMIT_EXCEEDED", "{}", answer.body);
+    ensure!(answer.body.contains("directives"), "{}", answer.body);
+    let unknown = format!("{{ __typename {} }}", "@aa".repeat(40));
+    let answer = send(&router, post(Some(&token), "application/json", query(&unknown))?).await?;
+    ensure!(answer.code()? == "LIMIT_EXCEEDED", "{}", answer.body);
+    // A few directives are fine.
+    let answer =
+        send(&router, post(Some(&token), "application/json", query("{ viewer { name @include(if: true) } }"))?).await?;
+    ensure!(answer.json()?["data"]["viewer"]["name"] == "test key", "{}", answer.body);
+    ensure!(answer.json()?.get("extensions").is_none(), "extensions in the answer: {}", answer.body);
+    let traced = send(&router, post(Some(&token), "application/json", query("{ __typename }"))?).await?;
+    ensure!(!traced.body.contains("tracing") && traced.json()?.get("extensions").is_none(), "{}", traced.body);
+    Ok(())
+}
+
 async fn health_endpoints_need_no_key(store: Store) -> Result<()> {
     let router = app(&store, Options::default(), HttpConfig::default());
     let answer = send(&router, get("/healthz", None)?).await?;
@@ -313,6 +336,7 @@ backend_tests!(
     batched_requests_are_refused,
     bodies_over_the_limit_are_413,
     each_key_is_rate_limited_with_retry_after,
+    directive_overloading_is_refused_and_nothing_is_traced,
     health_endpoints_need_no_key,
     graphiql_is_served_only_when_enabled,
     introspection_and_suggestions_are_off_by_default,

@@ -336,7 +336,7 @@ async fn subscriptions_obey_the_query_limits(store: Store) -> Result<()> {
         }
     }
     // Under generous limits the same documents run.
-    let limits = Limits { depth: 12, complexity: 20_000, aliases: 40 };
+    let limits = Limits { aliases: 40, ..Limits::default() };
     let server = Server::start(app(&store, Options { limits, ..options() }, HttpConfig::default())).await?;
     let mut ws = open(&server, bearer(&token)).await?;
     for (id, document) in [("aliases", &aliases), ("wide", &wide), ("deep", &deep)] {
