@@ -10,6 +10,7 @@
 
 mod fixtures;
 mod graphql;
+mod isolation;
 mod phi_audit;
 mod pms;
 mod pms_write;

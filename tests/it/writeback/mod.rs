@@ -54,7 +54,7 @@ pub(crate) struct Office {
     pub(crate) practice: PracticeId,
     pub(crate) queue: WriteBacks,
     pub(crate) tz: chrono_tz::Tz,
-    od: Option<Arc<OdClient>>,
+    pub(crate) od: Option<Arc<OdClient>>,
     connection: ConnectionId,
 }
 
