@@ -14,6 +14,7 @@ mod isolation;
 mod phi_audit;
 mod pms;
 mod pms_write;
+mod scopes;
 mod sim;
 mod store;
 mod support;

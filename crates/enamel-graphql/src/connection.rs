@@ -189,11 +189,10 @@ pub(crate) async fn load<E: Entity>(ctx: &Context<'_>, id: E::Id) -> ApiResult<E
 
 /// The row with id `id`, if any.
 pub(crate) async fn load_opt<E: Entity>(ctx: &Context<'_>, id: Option<E::Id>) -> ApiResult<Option<E>> {
+    // The scope first: an absent reference must not tell a caller without `read` anything.
+    reader(ctx)?;
     match id {
         None => Ok(None),
-        Some(id) => {
-            reader(ctx)?;
-            Ok(loaders(ctx)?.load_one(crate::loader::ById(id)).await?.map(|row| returned::<E>(ctx, row)))
-        }
+        Some(id) => Ok(loaders(ctx)?.load_one(crate::loader::ById(id)).await?.map(|row| returned::<E>(ctx, row))),
     }
 }

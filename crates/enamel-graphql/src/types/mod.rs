@@ -73,8 +73,9 @@ macro_rules! entity {
             }
 
             /// Where the row came from and when it was synced.
-            async fn source(&self) -> crate::types::SourceInfo {
-                crate::types::SourceInfo::of(&self.0.meta)
+            async fn source(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<crate::types::SourceInfo> {
+                crate::viewer::reader(ctx)?;
+                Ok(crate::types::SourceInfo::of(&self.0.meta))
             }
 
             $(
