@@ -145,6 +145,7 @@ async fn apply(world: &World, op: &Op) -> Result<()> {
                     .await;
             if !own {
                 ensure!(resp["data"]["node"].is_null(), "another practice's node answered: {resp}");
+                ensure!(resp["errors"][0]["extensions"]["code"] == "NOT_FOUND", "{resp}");
             }
             resp
         }

@@ -228,10 +228,14 @@ impl Query {
         Ok(PracticeInfo::of(&reader(ctx)?.practice))
     }
 
-    /// Any object by its global id; null when it is not in the caller's practice.
+    /// Any object by its global id. An id that names nothing in the caller's practice
+    /// (another practice's included) answers null with `NOT_FOUND`.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
         reader(ctx)?;
-        node(ctx, &id).await
+        match node(ctx, &id).await? {
+            Some(found) => Ok(Some(found)),
+            None => Err(ApiError::not_found("object").into()),
+        }
     }
 
     /// A patient by id.

@@ -112,6 +112,15 @@ pub struct ServeArgs {
     /// Over it, 429 with `Retry-After`.
     #[arg(long, env = "ENAMEL_RATE_LIMIT", default_value_t = 50)]
     pub rate_limit: u32,
+    /// Also accept bearer JWTs signed HS256 with this secret (at least 32 bytes).
+    #[arg(long, env = "ENAMEL_JWT_HS256_SECRET", hide_env_values = true, conflicts_with = "jwt_rs256_public_key")]
+    pub jwt_hs256_secret: Option<String>,
+    /// Also accept bearer JWTs signed RS256, verified with this PEM public key file.
+    #[arg(long, env = "ENAMEL_JWT_RS256_PUBLIC_KEY")]
+    pub jwt_rs256_public_key: Option<std::path::PathBuf>,
+    /// The audience (`aud`) JWTs must name, if any.
+    #[arg(long, env = "ENAMEL_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
 }
 
 /// `enamel apikey …`.

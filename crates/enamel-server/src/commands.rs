@@ -75,9 +75,19 @@ async fn serve(url: &str, key: Option<&str>, args: ServeArgs) -> Result<()> {
         Some(q) => enamel_graphql::Api::with_write_backs(store.clone(), options, q.clone()),
         None => enamel_graphql::Api::new(store.clone(), options),
     };
+    let audience = args.jwt_audience.as_deref();
+    let jwt = match (&args.jwt_hs256_secret, &args.jwt_rs256_public_key) {
+        (Some(secret), _) => Some(crate::http::JwtConfig::hs256(secret.as_bytes(), audience)?),
+        (None, Some(path)) => {
+            let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Some(crate::http::JwtConfig::rs256(&pem, audience)?)
+        }
+        (None, None) => None,
+    };
     let config = crate::http::HttpConfig {
         graphiql: args.graphiql,
         rate_limit: crate::http::RateLimit::per_second(args.rate_limit),
+        jwt,
         ..Default::default()
     };
     let router = crate::http::router(api, store, config);

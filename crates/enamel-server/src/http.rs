@@ -38,6 +38,70 @@ pub struct HttpConfig {
     /// Requests per second each credential may make (`None`: unlimited). A credential over
     /// it is answered 429 with `Retry-After`.
     pub rate_limit: Option<RateLimit>,
+    /// Bearer JWTs accepted beside API keys (`None`: API keys only).
+    pub jwt: Option<JwtConfig>,
+}
+
+/// How bearer JWTs are verified: HS256 with a shared secret or RS256 with a public key,
+/// only that algorithm, `exp` required (60 s leeway), `aud` checked when configured. The
+/// claims carry `sub` (who), `practice` (the practice id), `scopes` (`"read,propose"` or a
+/// list) and `exp`.
+#[derive(Clone)]
+pub struct JwtConfig {
+    key: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+    }
+}
+
+impl JwtConfig {
+    /// HS256 with `secret` (at least 32 bytes).
+    pub fn hs256(secret: &[u8], audience: Option<&str>) -> Result<Self> {
+        anyhow::ensure!(secret.len() >= 32, "the JWT HS256 secret must be at least 32 bytes");
+        Ok(Self::with(jsonwebtoken::DecodingKey::from_secret(secret), jsonwebtoken::Algorithm::HS256, audience))
+    }
+
+    /// RS256 with a PEM public key (`-----BEGIN PUBLIC KEY-----`).
+    pub fn rs256(public_key_pem: &[u8], audience: Option<&str>) -> Result<Self> {
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key_pem)
+            .context("the JWT RS256 public key is not a PEM RSA public key")?;
+        Ok(Self::with(key, jsonwebtoken::Algorithm::RS256, audience))
+    }
+
+    fn with(key: jsonwebtoken::DecodingKey, algorithm: jsonwebtoken::Algorithm, audience: Option<&str>) -> Self {
+        let mut validation = jsonwebtoken::Validation::new(algorithm);
+        match audience {
+            Some(aud) => {
+                // Required, not only checked when present.
+                validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+                validation.set_audience(&[aud]);
+            }
+            None => {
+                validation.set_required_spec_claims(&["exp", "sub"]);
+                validation.validate_aud = false;
+            }
+        }
+        Self { key, validation }
+    }
+}
+
+/// The claims of an Enamel bearer JWT.
+#[derive(serde::Deserialize)]
+struct JwtClaims {
+    sub: String,
+    practice: uuid::Uuid,
+    scopes: JwtScopes,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum JwtScopes {
+    Text(String),
+    List(Vec<String>),
 }
 
 /// A per-credential request rate: a steady rate and a burst above it.
@@ -68,6 +132,7 @@ impl Default for HttpConfig {
             timeout: Duration::from_secs(30),
             auth_cache_ttl: Duration::from_secs(10),
             rate_limit: RateLimit::per_second(50),
+            jwt: None,
         }
     }
 }
@@ -288,8 +353,8 @@ impl AuthError {
     fn message(self) -> &'static str {
         match self {
             AuthError::Missing => "send an API key: Authorization: Bearer <key>",
-            AuthError::Unknown => "unknown API key",
-            AuthError::Unusable => "this API key is expired or revoked",
+            AuthError::Unknown => "unknown API key or invalid token",
+            AuthError::Unusable => "this API key or token is expired or revoked",
             AuthError::Internal => "internal error",
         }
     }
@@ -326,8 +391,44 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, R
     viewer_for(state, token).await.map_err(AuthError::response)
 }
 
-/// The viewer an API key stands for (cached for `auth_cache_ttl`).
+/// The viewer a JWT stands for: verified signature, unexpired, a known practice, known
+/// scopes. Not cached (verification is local; only the practice is read).
+async fn jwt_viewer(state: &AppState, jwt: &JwtConfig, token: &str) -> Result<Viewer, AuthError> {
+    let claims = match jsonwebtoken::decode::<JwtClaims>(token, &jwt.key, &jwt.validation) {
+        Ok(data) => data.claims,
+        Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+            return Err(AuthError::Unusable);
+        }
+        Err(e) => {
+            tracing::debug!(reason = ?e.kind(), "a bearer JWT was refused");
+            return Err(AuthError::Unknown);
+        }
+    };
+    let scopes = match claims.scopes {
+        JwtScopes::Text(text) => text,
+        JwtScopes::List(list) => list.join(","),
+    };
+    let scopes = enamel_domain::Scope::parse_list(&scopes).map_err(|_| AuthError::Unknown)?;
+    let practice = match state.store.practice(claims.practice.into()).await {
+        Ok(p) => p,
+        Err(enamel_store::StoreError::NotFound { .. }) => return Err(AuthError::Unknown),
+        Err(e) => {
+            tracing::error!(error = %e, "authentication lookup failed");
+            return Err(AuthError::Internal);
+        }
+    };
+    Ok(Viewer { practice, credential: format!("jwt:{}", claims.sub), name: claims.sub, scopes })
+}
+
+/// The viewer an API key (or, when configured, a JWT) stands for; API keys are cached for
+/// `auth_cache_ttl`.
 async fn viewer_for(state: &AppState, token: &str) -> Result<Viewer, AuthError> {
+    if let Some(jwt) = &state.config.jwt
+        && !token.starts_with("enm_")
+        && token.matches('.').count() == 2
+    {
+        return jwt_viewer(state, jwt, token).await;
+    }
     if let Ok(cache) = state.auth_cache.lock()
         && let Some((viewer, at)) = cache.get(token)
         && at.elapsed() < state.config.auth_cache_ttl

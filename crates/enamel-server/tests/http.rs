@@ -278,6 +278,90 @@ async fn directive_overloading_is_refused_and_nothing_is_traced(store: Store) ->
     Ok(())
 }
 
+/// A JWT with these claims, signed by `key` with `alg`.
+fn jwt(alg: jsonwebtoken::Algorithm, key: &jsonwebtoken::EncodingKey, claims: Value) -> Result<String> {
+    Ok(jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, key)?)
+}
+
+const JWT_SECRET: &[u8] = b"a-test-secret-of-at-least-32-bytes!!";
+const RSA_PRIVATE: &[u8] = include_bytes!("keys/jwt-test-private.pem");
+const RSA_PUBLIC: &[u8] = include_bytes!("keys/jwt-test-public.pem");
+
+async fn bearer_jwts_carry_practice_scopes_subject_and_expiry(store: Store) -> Result<()> {
+    use enamel_server::http::JwtConfig;
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    let p = practice(&store, "Smile Street").await?;
+    let now = chrono::Utc::now().timestamp();
+    let viewer_query = || query("{ viewer { name scopes practice { name } } }");
+    let claims =
+        |exp: i64, scopes: Value| json!({"sub": "nurse-7", "practice": p.to_string(), "scopes": scopes, "exp": exp});
+    let hs = EncodingKey::from_secret(JWT_SECRET);
+
+    let config = HttpConfig { jwt: Some(JwtConfig::hs256(JWT_SECRET, None)?), ..Default::default() };
+    let router = app(&store, Options::default(), config);
+    for scopes in [json!("read,propose"), json!(["read", "propose"])] {
+        let token = jwt(Algorithm::HS256, &hs, claims(now + 600, scopes))?;
+        let answer = send(&router, post(Some(&token), "application/json", viewer_query())?).await?;
+        let viewer = &answer.json()?["data"]["viewer"];
+        ensure!(viewer["name"] == "nurse-7" && viewer["scopes"] == json!(["read", "propose"]), "{}", answer.body);
+        ensure!(viewer["practice"]["name"] == "Smile Street", "{}", answer.body);
+    }
+    // Refused: expired, another secret, an unknown practice, unknown scopes, no expiry.
+    let other = EncodingKey::from_secret(b"another-secret-of-at-least-32-bytes!");
+    let refused = [
+        (jwt(Algorithm::HS256, &hs, claims(now - 600, json!("read")))?, "expired"),
+        (jwt(Algorithm::HS256, &other, claims(now + 600, json!("read")))?, "invalid token"),
+        (
+            jwt(
+                Algorithm::HS256,
+                &hs,
+                json!({"sub": "x", "practice": uuid::Uuid::new_v4().to_string(), "scopes": "read", "exp": now + 600}),
+            )?,
+            "invalid token",
+        ),
+        (jwt(Algorithm::HS256, &hs, claims(now + 600, json!("read,superuser")))?, "invalid token"),
+        (
+            jwt(Algorithm::HS256, &hs, json!({"sub": "x", "practice": p.to_string(), "scopes": "read"}))?,
+            "invalid token",
+        ),
+    ];
+    for (token, why) in &refused {
+        let answer = send(&router, post(Some(token), "application/json", viewer_query())?).await?;
+        ensure!(answer.status == StatusCode::UNAUTHORIZED, "{why}: {} {}", answer.status, answer.body);
+        ensure!(answer.code()? == "UNAUTHENTICATED" && answer.body.contains(why), "{why}: {}", answer.body);
+    }
+    // The audience, when configured, must match.
+    let config = HttpConfig { jwt: Some(JwtConfig::hs256(JWT_SECRET, Some("enamel"))?), ..Default::default() };
+    let with_aud = app(&store, Options::default(), config);
+    let mut c = claims(now + 600, json!("read"));
+    let answer =
+        send(&with_aud, post(Some(&jwt(Algorithm::HS256, &hs, c.clone())?), "application/json", viewer_query())?)
+            .await?;
+    ensure!(answer.status == StatusCode::UNAUTHORIZED, "no audience: {}", answer.body);
+    c["aud"] = json!("enamel");
+    let answer =
+        send(&with_aud, post(Some(&jwt(Algorithm::HS256, &hs, c)?), "application/json", viewer_query())?).await?;
+    ensure!(answer.status == StatusCode::OK, "{}", answer.body);
+    // Without JWT configuration a JWT is just an unknown key.
+    let plain = app(&store, Options::default(), HttpConfig::default());
+    let token = jwt(Algorithm::HS256, &hs, claims(now + 600, json!("read")))?;
+    let answer = send(&plain, post(Some(&token), "application/json", viewer_query())?).await?;
+    ensure!(answer.status == StatusCode::UNAUTHORIZED, "{}", answer.body);
+
+    // RS256: the private key signs, the server holds the public key; an HS256 token made
+    // with the public key as its secret (algorithm confusion) is refused.
+    let config = HttpConfig { jwt: Some(JwtConfig::rs256(RSA_PUBLIC, None)?), ..Default::default() };
+    let rs = app(&store, Options::default(), config);
+    let token = jwt(Algorithm::RS256, &EncodingKey::from_rsa_pem(RSA_PRIVATE)?, claims(now + 600, json!("read")))?;
+    let answer = send(&rs, post(Some(&token), "application/json", viewer_query())?).await?;
+    ensure!(answer.json()?["data"]["viewer"]["name"] == "nurse-7", "{}", answer.body);
+    let confused = jwt(Algorithm::HS256, &EncodingKey::from_secret(RSA_PUBLIC), claims(now + 600, json!("read")))?;
+    let answer = send(&rs, post(Some(&confused), "application/json", viewer_query())?).await?;
+    ensure!(answer.status == StatusCode::UNAUTHORIZED, "{}", answer.body);
+    ensure!(JwtConfig::hs256(b"short", None).is_err() && JwtConfig::rs256(b"not a key", None).is_err());
+    Ok(())
+}
+
 async fn health_endpoints_need_no_key(store: Store) -> Result<()> {
     let router = app(&store, Options::default(), HttpConfig::default());
     let answer = send(&router, get("/healthz", None)?).await?;
@@ -337,6 +421,7 @@ backend_tests!(
     bodies_over_the_limit_are_413,
     each_key_is_rate_limited_with_retry_after,
     directive_overloading_is_refused_and_nothing_is_traced,
+    bearer_jwts_carry_practice_scopes_subject_and_expiry,
     health_endpoints_need_no_key,
     graphiql_is_served_only_when_enabled,
     introspection_and_suggestions_are_off_by_default,

@@ -389,8 +389,9 @@ async fn errors_scopes_and_isolation(store: Store) -> Result<()> {
 
     // Another practice's key sees nothing of practice A, even with its ids.
     let other = viewer(&store, practice_b, &[Scope::Read]).await?;
-    let d = data(&api, &other, "query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await?;
-    ensure!(d["node"].is_null(), "practice B sees practice A's patient: {d}");
+    let resp = run(&api, Some(other.clone()), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await;
+    ensure!(resp["data"]["node"].is_null(), "practice B sees practice A's patient: {resp}");
+    ensure!(first_error_code(&resp) == Some("NOT_FOUND"), "{resp}");
     let d = data(&api, &other, "{ patients { totalCount } }", json!({})).await?;
     ensure!(d["patients"]["totalCount"] == 0, "{d}");
     let resp = run(&api, Some(other), "query($id: ID!) { patient(id: $id) { firstName } }", json!({ "id": id })).await;

@@ -500,7 +500,8 @@ async fn open_dental_and_tdental_practices_stay_isolated(store: Store) -> Result
     let request: enamel_graphql::Request =
         serde_json::from_value(json!({"query": query, "variables": {"id": od_node}}))?;
     let answer = api.execute(request, Some(viewer(td_at.0).await?)).await.0;
-    ensure!(answer["errors"].is_null(), "{answer}");
+    ensure!(answer["errors"][0]["extensions"]["code"] == "NOT_FOUND", "{answer}");
+    ensure!(answer["errors"].as_array().is_some_and(|e| e.len() == 1), "{answer}");
     ensure!(answer["data"]["patients"]["totalCount"] == json!(td_patients.len()), "{answer}");
     ensure!(answer["data"]["patients"]["edges"][0]["node"]["balance"]["currency"] == json!("VND"), "{answer}");
     ensure!(answer["data"]["node"].is_null(), "another practice's id answers nothing: {answer}");
