@@ -82,10 +82,27 @@ async fn responses_with_patient_data_are_audited_with_exactly_the_patients_retur
     let named: BTreeSet<PatientId> = logged[0].patient_ids.iter().copied().collect();
     ensure!(named == owners, "audited {named:?}, returned {owners:?}");
 
+    // A family's balance is its members' data: every member is named.
+    let member = PatientId::from(*listed.iter().next().context("a patient")?);
+    let family = store.get(p, member).await?.data.family_id.context("a family")?;
+    let family_id = enamel_graphql::global_id::encode("Family", family.uuid()).0;
+    let resp = run(&api, &frontend, &format!("{{ family(id: \"{family_id}\") {{ balance {{ amount }} }} }}")).await;
+    ensure!(resp.get("errors").is_none(), "{resp:#}");
+    let mut members = BTreeSet::new();
+    for id in store.live_ids::<PatientId>(p).await? {
+        if store.get(p, id).await?.data.family_id == Some(family) {
+            members.insert(id);
+        }
+    }
+    let logged = events(PhiAccessFilter::default()).await?;
+    ensure!(logged.len() == 3, "{logged:?}");
+    let named: BTreeSet<PatientId> = logged[0].patient_ids.iter().copied().collect();
+    ensure!(!members.is_empty() && named == members, "audited {named:?}, family {members:?}");
+
     // Nothing about patients: nothing audited.
     let resp = run(&api, &frontend, "{ procedureCodes(first: 3) { edges { node { code } } } practice { name } }").await;
     ensure!(resp.get("errors").is_none(), "{resp:#}");
-    ensure!(events(PhiAccessFilter::default()).await?.len() == 2);
+    ensure!(events(PhiAccessFilter::default()).await?.len() == 3);
 
     // The admin reads them, filtered by patient; others may not.
     let one = *listed.iter().next().context("a patient")?;
@@ -95,8 +112,9 @@ async fn responses_with_patient_data_are_audited_with_exactly_the_patients_retur
     );
     let resp = run(&api, &admin, &query).await;
     let conn = &resp["data"]["auditEvents"];
-    ensure!(conn["totalCount"] == 1 && conn["edges"][0]["node"]["operation"] == "ThreePatients", "{resp:#}");
-    ensure!(conn["edges"][0]["node"]["patients"].as_array().is_some_and(|a| a.len() == 3), "{resp:#}");
+    // Newest first: the family's balance (the patient is a member), then the three patients.
+    ensure!(conn["totalCount"] == 2 && conn["edges"][1]["node"]["operation"] == "ThreePatients", "{resp:#}");
+    ensure!(conn["edges"][1]["node"]["patients"].as_array().is_some_and(|a| a.len() == 3), "{resp:#}");
     let refused = run(&api, &frontend, "{ auditEvents { totalCount } }").await;
     ensure!(refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", "{refused:#}");
 

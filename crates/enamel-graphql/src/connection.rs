@@ -25,13 +25,13 @@ pub trait Entity: OutputType + Clone + Send + Sync + 'static {
     const NAME: &'static str;
     /// Wraps a row.
     fn wrap(row: Arc<Stored<RecordOf<Self::Id>>>) -> Self;
-    /// The patient whose data the row is, if any (for the PHI access audit).
-    fn patient_of(row: &Stored<RecordOf<Self::Id>>) -> Option<enamel_domain::ids::PatientId>;
+    /// Whose data the row is (for the PHI access audit).
+    fn owner_of(row: &Stored<RecordOf<Self::Id>>) -> crate::phi::Owner;
 }
 
 /// Wraps a row that goes into the response, noting its patient for the access audit.
 fn returned<E: Entity>(ctx: &Context<'_>, row: Arc<Stored<RecordOf<E::Id>>>) -> E {
-    crate::phi::saw(ctx, E::patient_of(&row));
+    crate::phi::saw(ctx, E::owner_of(&row));
     E::wrap(row)
 }
 

@@ -152,8 +152,17 @@ impl Api {
             coded(err);
         }
         // A response that returns patient data is audited before it is sent, or not sent.
-        let patients = seen.patients();
-        if let (Some((practice_id, credential, subject)), false) = (who, patients.is_empty()) {
+        let Some((practice_id, credential, subject)) = who else {
+            return finish(resp);
+        };
+        let patients = match seen.patients(&self.store, practice_id).await {
+            Ok(patients) => patients,
+            Err(e) => {
+                tracing::error!(error = %e, "the patients of a response could not be read for the audit");
+                return error_response(Code::Internal, "the access could not be audited, so no data is returned");
+            }
+        };
+        if !patients.is_empty() {
             let event = enamel_domain::PhiAccess {
                 id: uuid::Uuid::now_v7(),
                 practice_id,
@@ -168,15 +177,20 @@ impl Api {
                 return error_response(Code::Internal, "the access could not be audited, so no data is returned");
             }
         }
-        Response(serde_json::to_value(&resp).unwrap_or_else(
-            |_| serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}),
-        ))
+        finish(resp)
     }
 
     /// The schema in SDL.
     pub fn sdl(&self) -> String {
         self.schema.sdl()
     }
+}
+
+/// The JSON answer.
+fn finish(resp: async_graphql::Response) -> Response {
+    Response(serde_json::to_value(&resp).unwrap_or_else(
+        |_| serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}),
+    ))
 }
 
 /// The operation's name for the audit: the one asked for, the document's only operation's

@@ -12,67 +12,153 @@ use std::sync::{Arc, Mutex};
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
+use enamel_domain::PracticeId;
 use enamel_domain::Scope;
-use enamel_store::{PhiAccessFilter, Store};
+use enamel_store::{ChildPage, PhiAccessFilter, Sort, Store, tables};
 
 use crate::connection::{Counted, page_args, page_of};
 use crate::error::{ApiError, ApiResult};
 use crate::global_id::{decode_as, encode};
 use crate::viewer::viewer;
-use enamel_domain::ids::PatientId;
+use enamel_domain::ids::{FamilyId, PatientId, TreatmentPlanId, VisitId};
 use enamel_domain::records as r;
 use enamel_domain::{Record, Stored};
 
-/// The patients whose data one request returned (request data).
+/// Whose data a returned row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Not patient data.
+    Nobody,
+    /// This patient's.
+    Patient(PatientId),
+    /// The patient of this treatment plan (its items, its visit steps).
+    Plan(TreatmentPlanId),
+    /// The patient of this visit (its steps).
+    Visit(VisitId),
+    /// Every member of this family (its ledger, balance and aging).
+    Family(FamilyId),
+}
+
+/// The owners of what one request returned (request data).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PhiSeen(Arc<Mutex<BTreeSet<PatientId>>>);
+pub(crate) struct PhiSeen(Arc<Mutex<Seen>>);
+
+#[derive(Debug, Default)]
+struct Seen {
+    patients: BTreeSet<PatientId>,
+    plans: BTreeSet<TreatmentPlanId>,
+    visits: BTreeSet<VisitId>,
+    families: BTreeSet<FamilyId>,
+}
 
 impl PhiSeen {
-    /// The patients noted so far, sorted.
-    pub(crate) fn patients(&self) -> Vec<PatientId> {
-        self.0.lock().map(|s| s.iter().copied().collect()).unwrap_or_default()
+    /// The patients whose data was returned, sorted: those noted directly, and the
+    /// patients of the plans, visits and families noted (read from the store).
+    pub(crate) async fn patients(&self, store: &Store, practice: PracticeId) -> enamel_store::Result<Vec<PatientId>> {
+        let (mut patients, plans, visits, families) = match self.0.lock() {
+            Ok(s) => (
+                s.patients.clone(),
+                s.plans.iter().copied().collect::<Vec<_>>(),
+                s.visits.iter().copied().collect::<Vec<_>>(),
+                s.families.iter().copied().collect::<Vec<_>>(),
+            ),
+            Err(_) => return Ok(Vec::new()),
+        };
+        if !plans.is_empty() {
+            patients.extend(store.get_many(practice, &plans).await?.into_iter().map(|p| p.data.patient_id));
+        }
+        if !visits.is_empty() {
+            patients.extend(store.get_many(practice, &visits).await?.into_iter().map(|v| v.data.patient_id));
+        }
+        if !families.is_empty() {
+            let page = ChildPage::all(Sort::<PatientId>::by_id());
+            let members = store.children_of(practice, tables::patient::BY_FAMILY, &families, page).await?;
+            patients.extend(members.into_iter().map(|(_, m)| m.id));
+        }
+        Ok(patients.into_iter().collect())
     }
 }
 
-/// Notes that the response carries `patient`'s data.
-pub(crate) fn saw(ctx: &Context<'_>, patient: Option<PatientId>) {
-    if let (Some(p), Some(seen)) = (patient, ctx.data_opt::<PhiSeen>())
-        && let Ok(mut set) = seen.0.lock()
-    {
-        set.insert(p);
+/// Notes that the response carries data of `owner`.
+pub(crate) fn saw(ctx: &Context<'_>, owner: Owner) {
+    let Some(seen) = ctx.data_opt::<PhiSeen>() else { return };
+    let Ok(mut s) = seen.0.lock() else { return };
+    match owner {
+        Owner::Nobody => {}
+        Owner::Patient(p) => {
+            s.patients.insert(p);
+        }
+        Owner::Plan(p) => {
+            s.plans.insert(p);
+        }
+        Owner::Visit(v) => {
+            s.visits.insert(v);
+        }
+        Owner::Family(f) => {
+            s.families.insert(f);
+        }
     }
 }
 
-/// The patient a stored row belongs to, if it is patient data.
+/// Notes a patient, if any.
+pub(crate) fn saw_patient(ctx: &Context<'_>, patient: Option<PatientId>) {
+    if let Some(p) = patient {
+        saw(ctx, Owner::Patient(p));
+    }
+}
+
+/// Whose data a stored row is.
 pub trait PatientOf: Record + Sized {
-    /// Its patient.
-    fn patient_of(_row: &Stored<Self>) -> Option<PatientId> {
-        None
+    /// Its owner.
+    fn owner_of(_row: &Stored<Self>) -> Owner {
+        Owner::Nobody
     }
 }
 
 impl PatientOf for r::Patient {
-    fn patient_of(row: &Stored<Self>) -> Option<PatientId> {
-        Some(row.id)
+    fn owner_of(row: &Stored<Self>) -> Owner {
+        Owner::Patient(row.id)
     }
 }
 
 impl PatientOf for r::InsuranceSubscriber {
-    fn patient_of(row: &Stored<Self>) -> Option<PatientId> {
-        Some(row.data.subscriber_patient_id)
+    fn owner_of(row: &Stored<Self>) -> Owner {
+        Owner::Patient(row.data.subscriber_patient_id)
+    }
+}
+
+impl PatientOf for r::Family {
+    fn owner_of(row: &Stored<Self>) -> Owner {
+        Owner::Family(row.id)
+    }
+}
+
+impl PatientOf for r::TreatmentPlanItem {
+    fn owner_of(row: &Stored<Self>) -> Owner {
+        Owner::Plan(row.data.treatment_plan_id)
+    }
+}
+
+impl PatientOf for r::VisitStep {
+    fn owner_of(row: &Stored<Self>) -> Owner {
+        match (row.data.visit_id, row.data.treatment_plan_id) {
+            (Some(v), _) => Owner::Visit(v),
+            (None, Some(p)) => Owner::Plan(p),
+            (None, None) => Owner::Nobody,
+        }
     }
 }
 
 macro_rules! of_patient {
     (required: $($req:ident),*; optional: $($opt:ident),*; none: $($none:ident),* $(;)?) => {
         $(impl PatientOf for r::$req {
-            fn patient_of(row: &Stored<Self>) -> Option<PatientId> {
-                Some(row.data.patient_id)
+            fn owner_of(row: &Stored<Self>) -> Owner {
+                Owner::Patient(row.data.patient_id)
             }
         })*
         $(impl PatientOf for r::$opt {
-            fn patient_of(row: &Stored<Self>) -> Option<PatientId> {
-                row.data.patient_id
+            fn owner_of(row: &Stored<Self>) -> Owner {
+                row.data.patient_id.map_or(Owner::Nobody, Owner::Patient)
             }
         })*
         $(impl PatientOf for r::$none {})*
@@ -83,9 +169,8 @@ of_patient! {
     required: PatientTagAssignment, PatientReferral, Appointment, CheckIn, Visit, Procedure, TreatmentPlan,
         PatientPlan, Claim, ClaimProcedure, Adjustment, Commlog;
     optional: Payment, PaymentAllocation;
-    none: Location, Provider, Operatory, Family, PatientTag, ReferralSource, ProcedureCode, VisitStep,
-        TreatmentPlanItem, InsuranceCarrier, InsurancePlan, Benefit, FeeSchedule, Fee, InventoryItem, StockPicking,
-        StockMove, SourceReference;
+    none: Location, Provider, Operatory, PatientTag, ReferralSource, ProcedureCode, InsuranceCarrier, InsurancePlan,
+        Benefit, FeeSchedule, Fee, InventoryItem, StockPicking, StockMove, SourceReference;
 }
 
 /// One response that returned patient data: who saw which patients, when.

@@ -204,7 +204,7 @@ impl WriteBack {
 
     /// The change as proposed (`kind` plus its fields; ids are this API's global ids).
     async fn change(&self, ctx: &Context<'_>) -> Json<serde_json::Value> {
-        crate::phi::saw(ctx, self.0.patient_id);
+        crate::phi::saw_patient(ctx, self.0.patient_id);
         Json(change_json(&self.0.proposal))
     }
 
@@ -286,7 +286,7 @@ impl WriteBack {
     /// Every transition, oldest first, from the audit trail.
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<WriteBackEvent>> {
         let v = watcher(ctx)?;
-        crate::phi::saw(ctx, self.0.patient_id);
+        crate::phi::saw_patient(ctx, self.0.patient_id);
         let links =
             ctx.data::<Store>()?.write_back_history(v.practice_id(), self.0.id).await.map_err(ApiError::from)?;
         Ok(links.into_iter().map(WriteBackEvent::from).collect())

@@ -60,8 +60,8 @@ macro_rules! entity {
             fn wrap(row: std::sync::Arc<enamel_domain::Stored<$rec>>) -> Self {
                 $name(row)
             }
-            fn patient_of(row: &enamel_domain::Stored<$rec>) -> Option<enamel_domain::ids::PatientId> {
-                <$rec as crate::phi::PatientOf>::patient_of(row)
+            fn owner_of(row: &enamel_domain::Stored<$rec>) -> crate::phi::Owner {
+                <$rec as crate::phi::PatientOf>::owner_of(row)
             }
         }
 
