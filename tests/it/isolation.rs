@@ -12,13 +12,13 @@ use enamel_domain::{EntityId, PracticeId, Scope, Source};
 use enamel_graphql::{Api, Options, Request, Viewer};
 use enamel_pms::PmsWriter;
 use enamel_store::{Store, WriteBackFilter};
-use enamel_writeback::{ProposeRequest, WriteBacks};
+use enamel_writeback::{FixedDirectory, ProposeRequest, WriteBacks};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
 use crate::support::backend_tests;
-use crate::writeback::{Writers, open_dental, proposer};
+use crate::writeback::{open_dental, proposer};
 
 backend_tests!(no_query_node_lookup_or_mutation_crosses_practices);
 
@@ -205,7 +205,7 @@ async fn no_query_node_lookup_or_mutation_crosses_practices(store: Store) -> Res
     let writer = |o: &crate::writeback::Office| -> Result<Arc<dyn PmsWriter>> {
         Ok(o.od.clone().context("an Open Dental office")?)
     };
-    let writers = Writers(HashMap::from([
+    let writers = FixedDirectory(HashMap::from([
         ((a, Source::OpenDental), writer(&office_a)?),
         ((b, Source::OpenDental), writer(&office_b)?),
     ]));

@@ -694,8 +694,10 @@ async fn demo(url: &str, args: DemoArgs) -> Result<()> {
     // demo data lives around it), in UTC.
     let writers = offices.iter().map(|o| ((o.practice.id, o.practice_source()), o.handle.writer())).collect();
     let clock = offices.first().map(|o| (o.sim.control.clone(), o.practice.time_zone));
-    let mut queue =
-        enamel_writeback::WriteBacks::new(store.clone(), std::sync::Arc::new(crate::writeback::FixedWriters(writers)));
+    let mut queue = enamel_writeback::WriteBacks::new(
+        store.clone(),
+        std::sync::Arc::new(enamel_writeback::FixedDirectory(writers)),
+    );
     if let Some((control, tz)) = clock {
         queue = queue.with_clock(std::sync::Arc::new(move || {
             use chrono::TimeZone;

@@ -69,18 +69,6 @@ impl PmsDirectory for StoredConnections {
     }
 }
 
-/// PMS writers known up front (the demo's simulators).
-pub(crate) struct FixedWriters(pub(crate) HashMap<(PracticeId, Source), Arc<dyn PmsWriter>>);
-
-impl PmsDirectory for FixedWriters {
-    fn writer(&self, practice: PracticeId, source: Source) -> BoxFuture<'_, Result<Arc<dyn PmsWriter>, PmsError>> {
-        let found = self.0.get(&(practice, source)).cloned();
-        Box::pin(async move {
-            found.ok_or_else(|| PmsError::NotConfigured(format!("practice {practice} has no {source} connection")))
-        })
-    }
-}
-
 /// A name for this process's executor in leases and audit rows.
 pub(crate) fn executor_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "enamel".into());

@@ -20,6 +20,7 @@ use sea_orm::{
     QuerySelect, SqlErr,
 };
 
+use crate::column::micros;
 use crate::{Result, StoreError};
 
 /// The `write_back` table.
@@ -191,7 +192,7 @@ impl Transition {
         Self {
             to,
             actor: actor.to_owned(),
-            at: truncate(at),
+            at: micros(at),
             detail: serde_json::json!({}),
             decided_by: None,
             decision_note: None,
@@ -231,12 +232,6 @@ pub struct WriteBackFilter {
     pub patient_id: Option<PatientId>,
     /// Changed at or after.
     pub updated_since: Option<DateTime<Utc>>,
-}
-
-/// Instants at microsecond precision, as both databases keep them (and as audit hashes
-/// cover them).
-fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
-    crate::column::micros(at)
 }
 
 fn corrupt(column: &'static str, row: uuid::Uuid, reason: impl std::fmt::Display) -> StoreError {
@@ -325,7 +320,7 @@ async fn append_audit<C: ConnectionTrait>(
         seq: current.seq + 1,
         practice_id: practice,
         write_back_id: write_back,
-        at: truncate(t.at),
+        at: micros(t.at),
         actor: t.actor.clone(),
         from_state: from,
         to_state: t.to,
@@ -383,7 +378,7 @@ pub(crate) async fn by_key<C: ConnectionTrait>(
 /// duplicate) comes back as `Ok(None)`: the caller reads the winner.
 pub(crate) async fn insert<C: ConnectionTrait>(db: &C, new: &NewWriteBack) -> Result<Option<WriteBack>> {
     let id = new.id;
-    let at = truncate(new.at);
+    let at = micros(new.at);
     let json =
         |v: serde_json::Result<String>| v.map_err(|e| StoreError::Invalid(format!("unserialisable write-back: {e}")));
     let model = wb::ActiveModel {
@@ -404,7 +399,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(db: &C, new: &NewWriteBack) -> Re
         decided_by: Set(None),
         decided_by_name: Set(None),
         decision_note: Set(None),
-        deadline: Set(truncate(new.deadline)),
+        deadline: Set(micros(new.deadline)),
         attempts: Set(0),
         next_attempt_at: Set(at),
         lease_owner: Set(None),
@@ -461,7 +456,7 @@ pub(crate) async fn transition<C: ConnectionTrait>(
     }
     let mut update = wb::Entity::update_many()
         .col_expr(wb::Column::State, Expr::value(t.to.to_string()))
-        .col_expr(wb::Column::UpdatedAt, Expr::value(truncate(t.at)))
+        .col_expr(wb::Column::UpdatedAt, Expr::value(micros(t.at)))
         .filter(wb::Column::Id.eq(id.uuid()))
         .filter(wb::Column::State.eq(state.to_string()));
     if let Some(owner) = expect.lease_owner {
@@ -476,7 +471,7 @@ pub(crate) async fn transition<C: ConnectionTrait>(
         update = update.col_expr(wb::Column::DecisionNote, Expr::value(note.clone()));
     }
     if let Some(next) = t.next_attempt_at {
-        update = update.col_expr(wb::Column::NextAttemptAt, Expr::value(truncate(next)));
+        update = update.col_expr(wb::Column::NextAttemptAt, Expr::value(micros(next)));
     }
     if let Some(error) = &t.last_error {
         update = update.col_expr(wb::Column::LastError, Expr::value(error.clone()));
@@ -485,13 +480,13 @@ pub(crate) async fn transition<C: ConnectionTrait>(
         update = update.col_expr(wb::Column::ResultKey, Expr::value(key.clone()));
     }
     if t.applied {
-        update = update.col_expr(wb::Column::AppliedAt, Expr::value(truncate(t.at)));
+        update = update.col_expr(wb::Column::AppliedAt, Expr::value(micros(t.at)));
     }
     match &t.claim {
         Some((owner, until)) => {
             update = update
                 .col_expr(wb::Column::LeaseOwner, Expr::value(owner.clone()))
-                .col_expr(wb::Column::LeaseUntil, Expr::value(truncate(*until)))
+                .col_expr(wb::Column::LeaseUntil, Expr::value(micros(*until)))
                 .col_expr(wb::Column::Attempts, Expr::col(wb::Column::Attempts).add(1));
         }
         None if t.to != WriteBackState::Applying => {
@@ -527,7 +522,7 @@ pub(crate) async fn next_due<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> 
             wb::Column::State
                 .is_in([WriteBackState::Approved.to_string(), WriteBackState::NeedsReconciliation.to_string()]),
         )
-        .filter(wb::Column::NextAttemptAt.lte(truncate(now)))
+        .filter(wb::Column::NextAttemptAt.lte(micros(now)))
         .order_by_asc(wb::Column::NextAttemptAt)
         .order_by_asc(wb::Column::Id)
         .limit(1);
@@ -551,7 +546,7 @@ pub(crate) async fn overdue<C: ConnectionTrait>(
         .select_only()
         .column(wb::Column::Id)
         .filter(wb::Column::State.is_in(states.iter().map(ToString::to_string)))
-        .filter(column.lt(truncate(now)))
+        .filter(column.lt(micros(now)))
         .order_by_asc(column)
         .limit(limit)
         .into_tuple::<uuid::Uuid>()
@@ -585,7 +580,7 @@ fn filtered(practice: PracticeId, filter: &WriteBackFilter) -> sea_orm::Select<w
         query = query.filter(wb::Column::PatientId.eq(p.uuid()));
     }
     if let Some(since) = filter.updated_since {
-        query = query.filter(wb::Column::UpdatedAt.gte(truncate(since)));
+        query = query.filter(wb::Column::UpdatedAt.gte(micros(since)));
     }
     query
 }
@@ -622,7 +617,7 @@ pub(crate) async fn changed_since<C: ConnectionTrait>(
 ) -> Result<Vec<WriteBack>> {
     wb::Entity::find()
         .filter(wb::Column::PracticeId.eq(practice.uuid()))
-        .filter(wb::Column::UpdatedAt.gte(truncate(since)))
+        .filter(wb::Column::UpdatedAt.gte(micros(since)))
         .order_by_asc(wb::Column::UpdatedAt)
         .order_by_asc(wb::Column::Id)
         .limit(limit)

@@ -33,9 +33,6 @@ mod confirm;
 mod execute;
 mod propose;
 
-pub use enamel_domain::writeback::{
-    AppointmentAction, ContactChange, PmsWrite, Proposal, WriteBackKind, WriteBackState as State,
-};
 pub use execute::{Execution, Outcome, backoff_delay};
 pub use propose::ProposeRequest;
 
@@ -43,6 +40,18 @@ pub use propose::ProposeRequest;
 pub trait PmsDirectory: Send + Sync {
     /// The writer, or why there is none (no such connection, credentials unreadable).
     fn writer(&self, practice: PracticeId, source: Source) -> BoxFuture<'_, Result<Arc<dyn PmsWriter>, PmsError>>;
+}
+
+/// Writers known up front, by (practice, PMS): the demo's simulators, tests.
+pub struct FixedDirectory(pub std::collections::HashMap<(PracticeId, Source), Arc<dyn PmsWriter>>);
+
+impl PmsDirectory for FixedDirectory {
+    fn writer(&self, practice: PracticeId, source: Source) -> BoxFuture<'_, Result<Arc<dyn PmsWriter>, PmsError>> {
+        let found = self.0.get(&(practice, source)).cloned();
+        Box::pin(async move {
+            found.ok_or_else(|| PmsError::NotConfigured(format!("practice {practice} has no {source} connection")))
+        })
+    }
 }
 
 /// What can go wrong with a write-back request.

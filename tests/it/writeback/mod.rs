@@ -13,15 +13,14 @@ use enamel_domain::enums::{AppointmentStatus, CommDirection, CommMode, PatientSt
 use enamel_domain::ids::*;
 use enamel_domain::writeback::{AppointmentAction, ContactChange, Principal, Proposal, WriteBackState, marker};
 use enamel_domain::{PracticeId, Source};
+use enamel_pms::PmsWriter;
 use enamel_pms::limiter::Backoff;
 use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
 use enamel_pms::tdental::{TdClient, TdConfig};
-use enamel_pms::{PmsError, PmsWriter};
 use enamel_sim::{FaultKind, FaultSpec, Mode, PmsKind, SimConfig, SimHandle};
 use enamel_store::{AppointmentFilter, ListPage, NewConnection, PatientFilter, Sort, Store};
 use enamel_sync::{Hooks, SyncConfig, Target, sync_once};
-use enamel_writeback::{Config, FailPoint, Outcome, PmsDirectory, ProposeRequest, WriteBackError, WriteBacks};
-use futures::future::BoxFuture;
+use enamel_writeback::{Config, FailPoint, FixedDirectory, Outcome, ProposeRequest, WriteBackError, WriteBacks};
 
 use crate::support::backend_tests;
 
@@ -37,16 +36,6 @@ backend_tests!(
     applied_changes_are_confirmed_by_the_next_sync_and_an_edited_audit_row_is_found,
     tdental_write_backs_apply_and_unsupported_kinds_are_refused_at_proposal,
 );
-
-/// The writers of the test's simulators.
-pub(crate) struct Writers(pub(crate) HashMap<(PracticeId, Source), Arc<dyn PmsWriter>>);
-
-impl PmsDirectory for Writers {
-    fn writer(&self, practice: PracticeId, source: Source) -> BoxFuture<'_, Result<Arc<dyn PmsWriter>, PmsError>> {
-        let found = self.0.get(&(practice, source)).cloned();
-        Box::pin(async move { found.ok_or_else(|| PmsError::NotConfigured("no such connection".into())) })
-    }
-}
 
 /// A synced simulated office and a queue writing to it.
 pub(crate) struct Office {
@@ -137,7 +126,7 @@ fn queue(
     config: Config,
     fail: Option<enamel_writeback::FailHook>,
 ) -> WriteBacks {
-    let writers = Writers(HashMap::from([((practice, source), writer)]));
+    let writers = FixedDirectory(HashMap::from([((practice, source), writer)]));
     let mut q = WriteBacks::new(store.clone(), Arc::new(writers)).with_config(config).with_clock(clock(sim, tz));
     if let Some(hook) = fail {
         q = q.with_fail_hook(hook);
