@@ -13,6 +13,7 @@ mod m20261121_000002_sync_quarantine;
 mod m20261121_000003_api_key;
 mod m20261121_000004_write_back;
 mod m20261121_000005_phi_access;
+mod m20261121_000006_sync_lease;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_api_key::Migration),
             Box::new(m20261121_000004_write_back::Migration),
             Box::new(m20261121_000005_phi_access::Migration),
+            Box::new(m20261121_000006_sync_lease::Migration),
         ]
     }
 }

@@ -28,7 +28,7 @@ pub use batch::Batch;
 pub use date::PartialDate;
 pub use ids::{EntityId, PracticeId, Source, SourceKey};
 pub use money::{Amount, Currency, Money};
-pub use practice::{PmsConnection, Practice, SyncCounts, SyncRun, SyncRunStatus};
+pub use practice::{LeaseRelease, PmsConnection, Practice, SyncCounts, SyncLease, SyncRun, SyncRunStatus};
 pub use records::{Keyed, Linked, Record, RefMode};
 pub use row::{RowMeta, Stored, SyncRow};
 pub use teeth::{Tooth, ToothList, ToothScope};

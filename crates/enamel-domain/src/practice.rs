@@ -109,3 +109,51 @@ pub struct SyncRun {
     /// The error, for a failed run.
     pub error: Option<String>,
 }
+
+/// The schedule and lease of one stream of one connection: which replica syncs it now (if
+/// any, until `expires_at`), when it is next due, and how its last passes went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncLease {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The connection.
+    pub connection_id: ConnectionId,
+    /// The stream.
+    pub stream: String,
+    /// The replica holding the lease, while one does.
+    pub holder: Option<String>,
+    /// When the lease lapses unless renewed.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the stream is next due (`None`: now).
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// When a pass last completed.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Passes failed in a row since the last success.
+    pub failures: u32,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+}
+
+impl SyncLease {
+    /// Whether a replica holds it at `now`.
+    pub fn is_held(&self, now: DateTime<Utc>) -> bool {
+        self.holder.is_some() && self.expires_at.is_some_and(|at| at > now)
+    }
+
+    /// Whether it is due at `now`.
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.next_due_at.is_none_or(|at| at <= now)
+    }
+}
+
+/// How a lease holder leaves a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseRelease {
+    /// When the stream is next due.
+    pub next_due_at: DateTime<Utc>,
+    /// `None` when the pass completed, else why it did not (abandoned passes at shutdown
+    /// are not failures: pass `None` and `completed: false`).
+    pub error: Option<String>,
+    /// The pass completed.
+    pub completed: bool,
+}

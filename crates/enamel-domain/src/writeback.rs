@@ -90,6 +90,11 @@ screaming_enums! {
 }
 
 impl WriteBackState {
+    /// Every state, in declaration order.
+    pub fn all() -> impl Iterator<Item = WriteBackState> {
+        <WriteBackState as strum::IntoEnumIterator>::iter()
+    }
+
     /// No transition leaves this state.
     pub fn is_terminal(self) -> bool {
         matches!(

@@ -1,10 +1,12 @@
 //! Subscriptions (DESIGN §4): the subscription root, the polling that feeds it, and the
 //! WebSocket session that carries it ([`Api::websocket`]).
 //!
-//! Every field polls the store (`Options::poll_interval`) rather than listening inside this
-//! process, so a change written by another process (a CLI `enamel sync`) shows up too.
-//! [`watch`] turns successive polls into the rows that are new or changed: a new field is a
-//! fetch closure, a key and a filter.
+//! Every field re-reads the store when the store announces a change of its rows (on
+//! PostgreSQL through `LISTEN/NOTIFY`, so a change written by any replica or process wakes
+//! every subscriber at once) and otherwise every poll interval (`Options::poll_interval`, the
+//! safety net for missed notifications and for other processes on SQLite). [`watch`] turns
+//! successive reads into the rows that are new or changed: a new field is a fetch closure, a
+//! key, a filter and the change topic that wakes it.
 //!
 //! The session is transport-agnostic: the server pipes the client's text messages in and
 //! sends the [`WsFrame`]s out. It speaks `graphql-transport-ws` and the legacy `graphql-ws`
@@ -22,9 +24,10 @@ use std::time::Duration;
 
 use async_graphql::http::{ClientMessage, WebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::{Context, Data};
-use enamel_domain::SyncRun;
-use enamel_store::Store;
+use enamel_domain::{PracticeId, SyncRun};
+use enamel_store::{Change, Store, Topic};
 use futures::stream::{BoxStream, Stream, StreamExt};
+use tokio::sync::broadcast;
 
 use crate::error::{ApiError, Code};
 use crate::query::SyncRunInfo;
@@ -69,7 +72,8 @@ impl Subscription {
             }
         };
         let in_progress = |run: &SyncRun| run.status == enamel_domain::SyncRunStatus::Running;
-        let runs = watch(every, fetch, |run: &SyncRun| run.id, in_progress).await?;
+        let wake = Wake::new(ctx.data::<Store>()?, Topic::SyncRun, practice);
+        let runs = watch(every, wake, fetch, |run: &SyncRun| run.id, in_progress).await?;
         Ok(runs
             .filter(move |run| std::future::ready(stream.as_ref().is_none_or(|s| *s == run.stream)))
             .map(SyncRunInfo::from)
@@ -120,12 +124,42 @@ impl<T: Clone + PartialEq, K: Eq + Hash> Changes<T, K> {
     }
 }
 
-/// Polls `fetch` every `every` and yields each row that is new or changed since the
-/// previous poll. The first poll, made before this returns (so that its error reaches the
-/// caller with its code), is the baseline: of its rows only those `initial` accepts are
-/// yielded. A later poll that fails is logged and skipped; the next one catches up.
+/// What wakes a subscription before its next poll: the store's change notifications of one
+/// topic for one practice.
+pub(crate) struct Wake {
+    changes: broadcast::Receiver<Change>,
+    topic: Topic,
+    practice: PracticeId,
+}
+
+impl Wake {
+    /// Listens from now on (before the baseline read, so nothing falls in between).
+    pub(crate) fn new(store: &Store, topic: Topic, practice: PracticeId) -> Wake {
+        Wake { changes: store.changes(), topic, practice }
+    }
+
+    /// Resolves at the next change that concerns the subscription (or when some may have
+    /// been missed); never when notifications have stopped (the poll goes on).
+    async fn next(&mut self) {
+        loop {
+            match self.changes.recv().await {
+                Ok(change) if change.concerns(self.topic, self.practice) => return,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+/// Reads `fetch` whenever `wake` says the rows changed, and at least every `every`, and
+/// yields each row that is new or changed since the previous read. The first read, made
+/// before this returns (so that its error reaches the caller with its code), is the
+/// baseline: of its rows only those `initial` accepts are yielded. A later read that fails
+/// is logged and skipped; the next one catches up.
 pub(crate) async fn watch<T, K, F, Fut>(
     every: Duration,
+    wake: Wake,
     mut fetch: F,
     key: fn(&T) -> K,
     initial: impl Fn(&T) -> bool,
@@ -140,8 +174,12 @@ where
     let baseline: Vec<T> = changes.diff(fetch().await?).into_iter().filter(|row| initial(row)).collect();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let later = futures::stream::unfold((ticks, fetch, changes), |(mut ticks, mut fetch, mut changes)| async move {
-        ticks.tick().await;
+    let state = (ticks, wake, fetch, changes);
+    let later = futures::stream::unfold(state, |(mut ticks, mut wake, mut fetch, mut changes)| async move {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = wake.next() => {}
+        }
         let rows = match fetch().await {
             Ok(rows) => changes.diff(rows),
             Err(e) => {
@@ -149,7 +187,7 @@ where
                 Vec::new()
             }
         };
-        Some((rows, (ticks, fetch, changes)))
+        Some((rows, (ticks, wake, fetch, changes)))
     });
     Ok(futures::stream::iter(baseline).chain(later.flat_map(futures::stream::iter)))
 }

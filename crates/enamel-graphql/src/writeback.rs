@@ -23,7 +23,7 @@ use crate::connection::{Counted, page_args, page_of};
 use crate::enums;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::global_id::{decode_as, encode};
-use crate::subscription::{PollInterval, watch};
+use crate::subscription::{PollInterval, Wake, watch};
 use crate::types::Patient;
 use crate::viewer::{Viewer, viewer};
 
@@ -648,7 +648,8 @@ pub(crate) async fn changed(
         }
     };
     let key = |w: &wb::WriteBack| w.id;
-    let rows = watch(every, fetch, key, move |w: &wb::WriteBack| w.updated_at >= start).await?;
+    let wake = Wake::new(&audit_store, enamel_store::Topic::WriteBack, practice);
+    let rows = watch(every, wake, fetch, key, move |w: &wb::WriteBack| w.updated_at >= start).await?;
     let states: Vec<wb::WriteBackState> = states.unwrap_or_default().into_iter().map(Into::into).collect();
     // Each event names its patient: it is audited before it is sent, or not sent.
     Ok(rows

@@ -5,12 +5,38 @@
 //! Writes go through [`send_once`] instead: one attempt, never retried here (a retried POST
 //! could create twice), and a transport failure is [`PmsError::Uncertain`].
 
+use std::future::Future;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::PmsError;
 use crate::limiter::{Backoff, RateLimiter};
+
+tokio::task_local! {
+    /// The sync pass a request belongs to, sent as `X-Enamel-Sync` (see [`tagged`]).
+    static SYNC_TAG: String;
+}
+
+/// Runs `work` with its PMS requests tagged `X-Enamel-Sync: <tag>`, so that the PMS's (or
+/// the simulator's) request log shows which replica's pass of which stream sent each one.
+/// The tag names a replica and a stream, never a parameter value.
+pub async fn tagged<F: Future>(tag: String, work: F) -> F::Output {
+    SYNC_TAG.scope(tag, work).await
+}
+
+/// Adds the task's sync tag, if any.
+fn with_tag(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match SYNC_TAG.try_with(Clone::clone) {
+        Ok(tag) => request.header("x-enamel-sync", tag),
+        Err(_) => request,
+    }
+}
+
+/// Counts a failed PMS exchange by reason (`enamel_pms_errors_total`).
+fn count_error(reason: &'static str) {
+    metrics::counter!("enamel_pms_errors_total", "reason" => reason).increment(1);
+}
 
 /// Sends the request `make` builds (again on each attempt) and reads a JSON answer.
 /// `what` names the request in logs and errors (a path, never a parameter value).
@@ -25,7 +51,7 @@ pub(crate) async fn json_with_retries(
     let mut last_reason = String::new();
     for attempt in 1..=backoff.attempts {
         limiter.acquire().await;
-        let retry_in = match make().send().await {
+        let retry_in = match with_tag(make()).send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = retry_after(&response);
@@ -34,16 +60,22 @@ pub(crate) async fn json_with_retries(
                     (200..=299, Ok(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
                         Ok(value) => return Ok(value),
                         Err(e) => {
+                            count_error("malformed");
                             last_reason = format!("the answer is not JSON: {e}");
                             backoff.delay(attempt)
                         }
                     },
                     (200..=299, Err(e)) => {
+                        count_error("broken");
                         last_reason = format!("the answer broke off: {e}");
                         backoff.delay(attempt)
                     }
-                    (401 | 403, _) => return Err(PmsError::Unauthorized { status }),
+                    (401 | 403, _) => {
+                        count_error("unauthorized");
+                        return Err(PmsError::Unauthorized { status });
+                    }
                     (429, _) => {
+                        metrics::counter!("enamel_pms_throttled_total").increment(1);
                         last_retry_after = retry_after;
                         last_reason = "throttled".into();
                         let wait = retry_after.unwrap_or_else(|| backoff.delay(attempt));
@@ -51,16 +83,19 @@ pub(crate) async fn json_with_retries(
                         Duration::ZERO
                     }
                     (500..=599, body) => {
+                        count_error("server");
                         last_reason = format!("HTTP {status}{}", explanation(body.ok().as_deref()));
                         backoff.delay(attempt)
                     }
                     (_, body) => {
+                        count_error("rejected");
                         let message = body.map(|b| message_of(&b)).unwrap_or_default();
                         return Err(PmsError::Rejected { status, message });
                     }
                 }
             }
             Err(e) => {
+                count_error(if e.is_timeout() { "timeout" } else { "connection" });
                 last_reason = if e.is_timeout() { "timed out".to_owned() } else { format!("connection failed: {e}") };
                 backoff.delay(attempt)
             }

@@ -20,6 +20,7 @@ pub mod tdental;
 pub mod write;
 
 pub use error::PmsError;
+pub use http::tagged;
 pub use write::{Applied, PmsWriter, Probe};
 
 /// How a stream notices deletions.

@@ -6,31 +6,30 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "enamel", version, about)]
 pub struct Cli {
-    /// The store: `sqlite://path` or `postgres://user@host/db`.
-    #[arg(long, global = true, env = "DATABASE_URL", default_value = enamel_store::DEFAULT_DATABASE_URL)]
-    pub database_url: String,
+    /// The configuration file (default: `enamel.toml` when present). Settings come from
+    /// defaults → this file → `ENAMEL_*` and `DATABASE_URL` → these flags.
+    #[arg(long, global = true, env = "ENAMEL_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 
-    /// Master key encrypting PMS credentials at rest (32 bytes, base64).
-    #[arg(long, global = true, env = "ENAMEL_MASTER_KEY", hide_env_values = true)]
+    /// The store: `sqlite://path` or `postgres://user@host/db` (`database_url`, `DATABASE_URL`).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+
+    /// Master key encrypting PMS credentials at rest, 32 bytes in base64 (`master_key`;
+    /// prefer `ENAMEL_MASTER_KEY`: command lines are visible to other users).
+    #[arg(long, global = true)]
     pub master_key: Option<String>,
 
-    /// Log format on standard error.
-    #[arg(long, global = true, env = "ENAMEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format on standard error (`log_format`, `ENAMEL_LOG_FORMAT`).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+use crate::config::LogFormat;
 
 /// The commands.
 #[derive(Debug, Subcommand)]
@@ -64,6 +63,19 @@ pub enum Command {
     /// Manage the encryption of stored PMS credentials.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `enamel config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print an example `enamel.toml`: every key with its documentation and default.
+    Example,
+    /// Print the effective configuration (defaults, file, environment, flags), secrets
+    /// redacted, after validating it.
+    Show,
 }
 
 /// `enamel secrets …`.
@@ -96,31 +108,39 @@ pub enum AuditCommand {
     Verify,
 }
 
-/// `enamel serve` options.
+/// `enamel serve` options: each overrides its configuration key (`enamel config example`).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "ENAMEL_LISTEN", default_value = "127.0.0.1:4000")]
-    pub listen: std::net::SocketAddr,
-    /// Serve GraphiQL at `/`.
-    #[arg(long, env = "ENAMEL_GRAPHIQL")]
+    /// Address to listen on (`http.listen`).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Serve GraphiQL at `/` (`http.graphiql`).
+    #[arg(long)]
     pub graphiql: bool,
-    /// Answer introspection queries and suggest field names in errors.
-    #[arg(long, env = "ENAMEL_INTROSPECTION")]
+    /// Answer introspection queries and suggest field names in errors (`http.introspection`).
+    #[arg(long)]
     pub introspection: bool,
-    /// Requests per second each API key may make (bursts of twice that); 0: unlimited.
-    /// Over it, 429 with `Retry-After`.
-    #[arg(long, env = "ENAMEL_RATE_LIMIT", default_value_t = 50)]
-    pub rate_limit: u32,
-    /// Also accept bearer JWTs signed HS256 with this secret (at least 32 bytes).
-    #[arg(long, env = "ENAMEL_JWT_HS256_SECRET", hide_env_values = true, conflicts_with = "jwt_rs256_public_key")]
+    /// Requests per second each credential may make, bursts of twice that; 0: unlimited
+    /// (`http.rate_limit`). Over it, 429 with `Retry-After`.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Also accept bearer JWTs signed HS256 with this secret, at least 32 bytes
+    /// (`jwt.hs256_secret`; prefer `ENAMEL_JWT__HS256_SECRET`).
+    #[arg(long, conflicts_with = "jwt_rs256_public_key")]
     pub jwt_hs256_secret: Option<String>,
-    /// Also accept bearer JWTs signed RS256, verified with this PEM public key file.
-    #[arg(long, env = "ENAMEL_JWT_RS256_PUBLIC_KEY")]
+    /// Also accept bearer JWTs signed RS256, verified with this PEM public key file
+    /// (`jwt.rs256_public_key`).
+    #[arg(long)]
     pub jwt_rs256_public_key: Option<std::path::PathBuf>,
-    /// The audience (`aud`) JWTs must name, if any.
-    #[arg(long, env = "ENAMEL_JWT_AUDIENCE")]
+    /// The audience (`aud`) JWTs must name (`jwt.audience`).
+    #[arg(long)]
     pub jwt_audience: Option<String>,
+    /// Serve the API only: no sync scheduler (`sync.enabled = false`).
+    #[arg(long)]
+    pub no_sync: bool,
+    /// Serve the API only: no write-back executor (`writeback.enabled = false`).
+    #[arg(long)]
+    pub no_writeback: bool,
 }
 
 /// `enamel apikey …`.

@@ -8,109 +8,92 @@ use enamel_domain::Currency;
 use enamel_store::{Backend, NewPractice, Store, redact_url};
 
 use crate::cli::{
-    ApiMode, ApikeyCommand, AuditCommand, Cli, Command, ConnectionCommand, ConnectionKind, DemoArgs, MigrateArgs,
-    PracticeCommand, SecretsCommand, ServeArgs, SyncArgs, WritebackCommand,
+    ApiMode, ApikeyCommand, AuditCommand, Cli, Command, ConfigCommand, ConnectionCommand, ConnectionKind, DemoArgs,
+    MigrateArgs, PracticeCommand, SecretsCommand, SyncArgs, WritebackCommand,
 };
+use crate::config::{Config, DatabaseUrl, Secret, Sources};
 use crate::secrets::{MasterKey, OdCredentials, TdCredentials};
 
+/// Loads and validates the configuration, then runs the command (the binary resolves the
+/// configuration first, to set up logging).
+#[cfg(test)]
 pub(crate) async fn run(cli: Cli) -> Result<()> {
+    let config = resolve(&cli)?;
+    run_with(cli, config).await
+}
+
+/// The configuration for `cli`: defaults → file → environment → the command line's flags,
+/// validated.
+pub(crate) fn resolve(cli: &Cli) -> Result<Config> {
+    if matches!(cli.command, Command::Schema | Command::Config(ConfigCommand::Example)) {
+        return Ok(Config::default());
+    }
+    let mut config = Config::load(&Sources::process(cli.config.clone()))?;
+    if let Some(url) = &cli.database_url {
+        config.database_url = DatabaseUrl::new(url.clone());
+    }
+    if let Some(key) = &cli.master_key {
+        config.master_key = Some(Secret::new(key.clone()));
+    }
+    if let Some(format) = cli.log_format {
+        config.log_format = format;
+    }
+    if let Command::Serve(args) = &cli.command {
+        let http = &mut config.http;
+        if let Some(listen) = args.listen {
+            http.listen = listen;
+        }
+        http.graphiql |= args.graphiql;
+        http.introspection |= args.introspection;
+        if let Some(rate) = args.rate_limit {
+            http.rate_limit = rate;
+        }
+        if let Some(secret) = &args.jwt_hs256_secret {
+            config.jwt.hs256_secret = Some(Secret::new(secret.clone()));
+        }
+        if let Some(path) = &args.jwt_rs256_public_key {
+            config.jwt.rs256_public_key = Some(path.clone());
+        }
+        if let Some(aud) = &args.jwt_audience {
+            config.jwt.audience = Some(aud.clone());
+        }
+        config.sync.enabled &= !args.no_sync;
+        config.writeback.enabled &= !args.no_writeback;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Runs the command with a resolved configuration.
+pub(crate) async fn run_with(cli: Cli, config: Config) -> Result<()> {
+    let url = config.database_url.expose().to_owned();
+    let url = url.as_str();
+    let key = config.master_key.as_ref().map(|k| k.expose().to_owned());
+    let key = key.as_deref();
     match cli.command {
-        Command::Demo(args) => demo(&cli.database_url, args).await,
-        Command::Migrate(args) => migrate(&cli.database_url, args).await,
-        Command::Practice(cmd) => practice(&cli.database_url, cmd).await,
-        Command::Connection(cmd) => connection(&cli.database_url, cli.master_key.as_deref(), cmd).await,
-        Command::Sync(args) => sync(&cli.database_url, cli.master_key.as_deref(), args).await,
-        Command::Serve(args) => serve(&cli.database_url, cli.master_key.as_deref(), args).await,
-        Command::Writeback(cmd) => writeback(&cli.database_url, cli.master_key.as_deref(), cmd).await,
-        Command::Secrets(SecretsCommand::Rotate { new_master_key }) => {
-            rotate(&cli.database_url, cli.master_key.as_deref(), &new_master_key).await
-        }
-        Command::Audit(AuditCommand::Verify) => {
-            crate::writeback::verify(&open_migrated(&cli.database_url).await?).await
-        }
-        Command::Apikey(cmd) => apikey(&cli.database_url, cmd).await,
+        Command::Demo(args) => demo(url, args).await,
+        Command::Migrate(args) => migrate(url, args).await,
+        Command::Practice(cmd) => practice(url, cmd).await,
+        Command::Connection(cmd) => connection(url, key, cmd).await,
+        Command::Sync(args) => sync(url, key, args).await,
+        Command::Serve(_) => crate::service::serve(config).await,
+        Command::Writeback(cmd) => writeback(url, key, cmd).await,
+        Command::Secrets(SecretsCommand::Rotate { new_master_key }) => rotate(url, key, &new_master_key).await,
+        Command::Audit(AuditCommand::Verify) => crate::writeback::verify(&open_migrated(url).await?).await,
+        Command::Apikey(cmd) => apikey(url, cmd).await,
         Command::Schema => {
             print!("{}", enamel_graphql::sdl());
             Ok(())
         }
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", crate::config::example()?);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.show()?);
+            Ok(())
+        }
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down");
-}
-
-async fn serve(url: &str, key: Option<&str>, args: ServeArgs) -> Result<()> {
-    let store = open_migrated(url).await?;
-    let options = enamel_graphql::Options { introspection: args.introspection, ..Default::default() };
-    // Without the master key no PMS credential can be opened: the API serves reads, and
-    // write-back mutations answer that they are not enabled.
-    let queue = match key {
-        Some(text) => {
-            let directory =
-                std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), MasterKey::parse(text)?));
-            Some(enamel_writeback::WriteBacks::new(store.clone(), directory))
-        }
-        None => {
-            tracing::warn!("ENAMEL_MASTER_KEY is not set: write-backs are disabled");
-            None
-        }
-    };
-    let api = match &queue {
-        Some(q) => enamel_graphql::Api::with_write_backs(store.clone(), options, q.clone()),
-        None => enamel_graphql::Api::new(store.clone(), options),
-    };
-    let audience = args.jwt_audience.as_deref();
-    let jwt = match (&args.jwt_hs256_secret, &args.jwt_rs256_public_key) {
-        (Some(secret), _) => Some(crate::http::JwtConfig::hs256(secret.as_bytes(), audience)?),
-        (None, Some(path)) => {
-            let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Some(crate::http::JwtConfig::rs256(&pem, audience)?)
-        }
-        (None, None) => None,
-    };
-    let config = crate::http::HttpConfig {
-        graphiql: args.graphiql,
-        rate_limit: crate::http::RateLimit::per_second(args.rate_limit),
-        jwt,
-        ..Default::default()
-    };
-    let router = crate::http::router(api, store, config);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let executor = queue.map(|q| {
-        let mut stopped = stopped.clone();
-        tokio::spawn(enamel_writeback::run_executor(
-            q,
-            crate::writeback::executor_name(),
-            std::time::Duration::from_secs(1),
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
-        ))
-    });
-    let result =
-        crate::http::serve(args.listen, router, |addr| println!("graphql http://{addr}/graphql"), shutdown_signal())
-            .await;
-    let _ = stop.send(true);
-    if let Some(task) = executor {
-        let _ = task.await;
-    }
-    result
 }
 
 /// `enamel secrets rotate`: every connection's credentials opened with the current key and
@@ -139,7 +122,7 @@ async fn writeback(url: &str, key: Option<&str>, cmd: WritebackCommand) -> Resul
         WritebackCommand::RunOnce { max } => {
             let store = open_migrated(url).await?;
             let directory =
-                std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), master_key(key)?));
+                std::sync::Arc::new(crate::connections::StoredConnections::new(store.clone(), master_key(key)?));
             crate::writeback::run_once(&enamel_writeback::WriteBacks::new(store, directory), max).await
         }
     }
@@ -190,11 +173,16 @@ async fn apikey(url: &str, cmd: ApikeyCommand) -> Result<()> {
 }
 
 async fn connect(url: &str) -> Result<Store> {
-    Store::connect(url).await.with_context(|| format!("cannot open the store at {}", redact_url(url)))
+    match Store::connect(url).await {
+        Ok(store) => Ok(store),
+        // Already names the database.
+        Err(e @ enamel_store::StoreError::Unreachable { .. }) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot open the store at {}", redact_url(url)))),
+    }
 }
 
 /// Opens the store and fails unless its schema is current.
-async fn open_migrated(url: &str) -> Result<Store> {
+pub(crate) async fn open_migrated(url: &str) -> Result<Store> {
     let store = connect(url).await?;
     let pending = store.pending_migrations().await?;
     if !pending.is_empty() {
@@ -370,6 +358,14 @@ impl PmsHandle {
         }
     }
 
+    /// As a shared sync client (the scheduler's).
+    pub(crate) fn shared_client(&self) -> std::sync::Arc<dyn enamel_pms::PmsClient> {
+        match self {
+            PmsHandle::OpenDental(c) => c.clone(),
+            PmsHandle::Tdental(c) => c.clone(),
+        }
+    }
+
     /// As the write-back executor's writer.
     pub(crate) fn writer(&self) -> std::sync::Arc<dyn enamel_pms::PmsWriter> {
         match self {
@@ -409,8 +405,11 @@ pub(crate) fn client_for(
     })
 }
 
+/// How long `enamel sync` waits for a replica syncing a stream to finish with it.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
-    use enamel_sync::{SyncConfig, Target, sync_stream};
+    use enamel_sync::{PassEnd, Scheduled, Scheduler, SyncConfig};
     use indicatif::MultiProgress;
     use serde_json::json;
 
@@ -443,19 +442,26 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
         });
         let names: Vec<(&str, Option<u64>)> = selected.iter().map(|s| (s.name, None)).collect();
         let (by_stream, hooks) = progress_bars(&bars, &names)?;
-        let target = Target {
-            store: &store,
-            client,
+        // Under the streams' leases, like a replica: never at once with `enamel serve`.
+        let mut scheduler = Scheduler::new(store.clone(), format!("{}:cli", crate::writeback::executor_name()));
+        scheduler.config = config.clone();
+        scheduler.hooks = hooks;
+        let scheduled = Scheduled {
             practice: practice.id,
             connection: connection.id,
             source: connection.kind,
-            config: &config,
-            hooks: &hooks,
+            client: handle.shared_client(),
         };
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
         let mut streams = Vec::new();
         for spec in selected {
             let started = std::time::Instant::now();
-            let result = sync_stream(target, spec).await;
+            let result = match scheduler.run_now(&scheduled, spec, LEASE_WAIT, &stopped).await {
+                Ok(PassEnd::Completed(outcome)) => Ok(outcome),
+                Ok(PassEnd::Failed(e)) => Err(e),
+                Ok(other) => Err(format!("stream {}: {other:?}", spec.name)),
+                Err(e) => Err(e.to_string()),
+            };
             let seconds = started.elapsed().as_secs_f64();
             if let Some(bar) = by_stream.get(spec.name) {
                 bar.finish_with_message(match &result {
@@ -469,7 +475,7 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
                     "unchanged": o.counts.unchanged, "deleted": o.counts.deleted, "quarantined": o.counts.quarantined, "seconds": seconds,
                 })),
                 Err(e) => {
-                    failure = Some(e.to_string());
+                    failure = Some(e);
                     break;
                 }
             }
@@ -486,7 +492,7 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
         }
     }
     let confirmed = if failure.is_none() {
-        let directory = std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), key.clone()));
+        let directory = std::sync::Arc::new(crate::connections::StoredConnections::new(store.clone(), key.clone()));
         enamel_writeback::WriteBacks::new(store.clone(), directory).confirm_synced(practice.id).await?
     } else {
         0
@@ -762,7 +768,7 @@ async fn sim_keepalive(
             println!();
             println!("Ctrl-C stops the demo.");
         },
-        shutdown_signal(),
+        crate::service::shutdown_signal(),
     )
     .await;
     let _ = stop.send(true);
@@ -916,7 +922,7 @@ mod tests {
         // confirmed by the next sync, its audit trail verified.
         use enamel_domain::writeback::{Principal, Proposal, WriteBackState};
         let directory =
-            std::sync::Arc::new(crate::writeback::StoredConnections::new(store.clone(), MasterKey::parse(&key)?));
+            std::sync::Arc::new(crate::connections::StoredConnections::new(store.clone(), MasterKey::parse(&key)?));
         let queue = enamel_writeback::WriteBacks::new(store.clone(), directory);
         let proposal = Proposal::CommlogCreate {
             patient_id: patients[0],
@@ -1059,7 +1065,7 @@ mod tests {
     async fn unsupported_urls_are_refused_clearly() {
         let err = run_with("mysql://u:secret@h/db", &["migrate"]).await.err().map(|e| format!("{e:#}"));
         let err = err.unwrap_or_default();
-        assert!(err.contains("expected sqlite://… or postgres://…"), "{err}");
+        assert!(err.contains("is not a sqlite:// or postgres:// URL"), "{err}");
         assert!(!err.contains("secret"), "passwords never reach messages: {err}");
     }
 }

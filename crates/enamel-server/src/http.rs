@@ -1,6 +1,9 @@
 //! The HTTP surface (`enamel serve`): `POST /graphql` (JSON only, one request per body),
 //! subscriptions over WebSocket at `GET /graphql` (`graphql-transport-ws` or the legacy
-//! `graphql-ws`), GraphiQL at `/` when enabled, `/healthz` and `/readyz`. Callers
+//! `graphql-ws`), GraphiQL at `/` when enabled, `/healthz`, `/readyz` and `/metrics`
+//! (Prometheus, when a recorder is installed). Every request gets an id (`X-Request-Id`,
+//! kept from the caller when it is a plain token, else new), logged with its method, path,
+//! status, GraphQL operation name and latency — never a variable or a value. Callers
 //! authenticate with `Authorization: Bearer <API key>` (on WebSocket, in the
 //! `connection_init` payload or on the upgrade request); the key binds the request to its
 //! practice. This module only moves bytes and frames: `enamel_graphql` runs the protocol.
@@ -40,6 +43,19 @@ pub struct HttpConfig {
     pub rate_limit: Option<RateLimit>,
     /// Bearer JWTs accepted beside API keys (`None`: API keys only).
     pub jwt: Option<JwtConfig>,
+    /// Renders `/metrics` (Prometheus text); `None`: 404.
+    pub metrics: Option<MetricsRenderer>,
+}
+
+/// Renders the Prometheus exposition of `/metrics`: the recorder's counters and histograms
+/// plus gauges read from the store at scrape time.
+#[derive(Clone)]
+pub struct MetricsRenderer(pub Arc<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>);
+
+impl std::fmt::Debug for MetricsRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsRenderer")
+    }
 }
 
 /// How bearer JWTs are verified: HS256 with a shared secret or RS256 with a public key,
@@ -133,6 +149,7 @@ impl Default for HttpConfig {
             auth_cache_ttl: Duration::from_secs(10),
             rate_limit: RateLimit::per_second(50),
             jwt: None,
+            metrics: None,
         }
     }
 }
@@ -158,8 +175,75 @@ pub fn router(api: Api, store: Store, config: HttpConfig) -> Router {
         .route("/graphql", post(graphql).get(graphql_get))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Gives each request an id — the caller's `X-Request-Id` when it is a short plain token (so
+/// a load balancer's id follows the request), else a new UUID — echoed in `X-Request-Id`;
+/// runs the request inside a span carrying it and logs one line when it completes.
+async fn request_id(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument as _;
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let operation = response.extensions().get::<Operation>().map_or("-", |o| o.0.as_str()).to_owned();
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            operation,
+            millis = started.elapsed().as_millis() as u64,
+            "request"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// The GraphQL operation a response answered (for the access log).
+#[derive(Debug, Clone)]
+struct Operation(String);
+
+/// A metric label for an operation name: GraphQL names are `[_A-Za-z][_0-9A-Za-z]*`; others
+/// (and names past 64 characters) are `invalid`, no name is `anonymous`.
+fn operation_label(name: Option<&str>) -> String {
+    match name {
+        None | Some("") => "anonymous".to_owned(),
+        Some(n)
+            if n.len() <= 64
+                && n.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+                && n.chars().all(|c| c == '_' || c.is_ascii_alphanumeric()) =>
+        {
+            n.to_owned()
+        }
+        Some(_) => "invalid".to_owned(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.config.metrics {
+        Some(render) => {
+            let text = (render.0)().await;
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
 }
 
 /// Binds `addr` and serves until `shutdown` resolves. Calls `on_ready` with the bound
@@ -318,10 +402,22 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Result
     if let Some(resp) = throttled(&state, &viewer) {
         return resp;
     }
-    match tokio::time::timeout(state.config.timeout, state.api.execute(request, Some(viewer))).await {
-        Ok(resp) => json(StatusCode::OK, &resp.0),
-        Err(_) => refuse(StatusCode::OK, Code::LimitExceeded, "the request ran out of time"),
-    }
+    let operation = operation_label(request.operation_name.as_deref());
+    let started = Instant::now();
+    let (mut response, outcome) =
+        match tokio::time::timeout(state.config.timeout, state.api.execute(request, Some(viewer))).await {
+            Ok(resp) => {
+                let outcome = if resp.0.get("errors").is_some() { "error" } else { "ok" };
+                (json(StatusCode::OK, &resp.0), outcome)
+            }
+            Err(_) => (refuse(StatusCode::OK, Code::LimitExceeded, "the request ran out of time"), "timeout"),
+        };
+    metrics::counter!("enamel_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("enamel_graphql_request_seconds", "operation" => operation.clone())
+        .record(started.elapsed().as_secs_f64());
+    response.extensions_mut().insert(Operation(operation));
+    response
 }
 
 /// A 429 with `Retry-After` when the credential is over its rate.

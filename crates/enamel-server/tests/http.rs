@@ -371,6 +371,27 @@ async fn health_endpoints_need_no_key(store: Store) -> Result<()> {
     Ok(())
 }
 
+async fn every_answer_carries_a_request_id_and_metrics_are_off_without_a_renderer(store: Store) -> Result<()> {
+    let router = app(&store, Options::default(), HttpConfig::default());
+    let id_of = |response: &axum::response::Response| {
+        response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+    // A new id per request.
+    let first = router.clone().oneshot(get("/healthz", None)?).await?;
+    let second = router.clone().oneshot(post(None, "application/json", query(VIEWER))?).await?;
+    let (a, b) = (id_of(&first).context("an id")?, id_of(&second).context("an id on a refusal too")?);
+    ensure!(a != b && a.parse::<uuid::Uuid>().is_ok(), "{a} {b}");
+    // The caller's (a load balancer's) id is kept when it is a plain token, replaced otherwise.
+    for (sent, kept) in [("lb-7f3a.9", true), ("has space", false), ("", false)] {
+        let request = Request::builder().uri("/healthz").header("x-request-id", sent).body(Body::empty())?;
+        let answered = id_of(&router.clone().oneshot(request).await?).context("an id")?;
+        ensure!((answered == sent) == kept, "sent {sent:?}, answered {answered:?}");
+    }
+    let metrics = send(&router, get("/metrics", None)?).await?;
+    ensure!(metrics.status == StatusCode::NOT_FOUND, "{}", metrics.status);
+    Ok(())
+}
+
 async fn graphiql_is_served_only_when_enabled(store: Store) -> Result<()> {
     let off = app(&store, Options::default(), HttpConfig::default());
     let answer = send(&off, get("/", None)?).await?;
@@ -423,6 +444,7 @@ backend_tests!(
     directive_overloading_is_refused_and_nothing_is_traced,
     bearer_jwts_carry_practice_scopes_subject_and_expiry,
     health_endpoints_need_no_key,
+    every_answer_carries_a_request_id_and_metrics_are_off_without_a_renderer,
     graphiql_is_served_only_when_enabled,
     introspection_and_suggestions_are_off_by_default,
 );

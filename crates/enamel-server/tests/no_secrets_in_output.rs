@@ -200,6 +200,11 @@ fn no_credential_appears_in_logs_errors_or_answers() {
     assert!(answers[1..].iter().all(|a| a.contains("UNAUTHENTICATED")), "{answers:?}");
     let _ = server.kill();
     let output = server.wait_with_output().expect("the server's output");
+    // One JSON access line per request, with its request id (ids and statuses, no values).
+    let serve_log = String::from_utf8_lossy(&output.stderr);
+    let access: Vec<&str> = serve_log.lines().filter(|l| l.contains(r#""message":"request""#)).collect();
+    assert!(access.len() >= answers.len(), "an access line per request:\n{serve_log}");
+    assert!(access.iter().all(|l| l.contains(r#""request_id":"#) && l.contains(r#""status":"#)), "{access:?}");
     everything.push(format!(
         "== serve\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),

@@ -130,6 +130,8 @@ pub struct RequestRecord {
     pub started_ms: u64,
     /// Milliseconds since the simulator started, at the answer.
     pub finished_ms: u64,
+    /// The client's `X-Enamel-Sync` tag (which replica's pass of which stream sent it).
+    pub tag: Option<String>,
 }
 
 /// One write the simulator accepted or refused.
@@ -314,6 +316,7 @@ async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: 
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
+    let tag = request.headers().get("x-enamel-sync").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let response = next.run(request).await;
     if !path.starts_with("/_sim") {
         let finished = shared.started.elapsed().as_millis() as u64;
@@ -327,6 +330,7 @@ async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: 
             status: response.status().as_u16(),
             started_ms: started,
             finished_ms: finished,
+            tag,
         });
     }
     response

@@ -15,6 +15,14 @@ pub enum StoreError {
         /// The URL, with any password removed.
         url: String,
     },
+    /// The database server could not be reached (or refused the login).
+    #[error("cannot reach the database at {url}: {reason}")]
+    Unreachable {
+        /// The URL, with any password removed.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// A stored value does not parse into its domain type (the database was edited by hand
     /// or by an incompatible version).
     #[error("corrupt value in {table}.{column} of row {row}: {reason}")]

@@ -31,6 +31,7 @@ use sea_orm::{
 };
 
 mod api_key;
+mod changes;
 mod column;
 mod error;
 mod integrity;
@@ -42,12 +43,14 @@ mod read;
 mod reconcile;
 mod search;
 mod sql;
+mod sync_lease;
 mod sync_state;
 mod table;
 pub mod tables;
 mod upsert;
 mod write_back;
 
+pub use changes::{Change, Topic};
 pub use error::{Result, StoreError, redact_url};
 pub use integrity::DanglingReferences;
 pub use phi_access::PhiAccessFilter;
@@ -59,6 +62,7 @@ pub use search::{
     All, AppointmentFilter, ClaimFilter, Filter, ListPage, PatientFilter, PaymentFilter, ProcedureCodeFilter,
     ProcedureFilter,
 };
+pub use sync_lease::LeaseToken;
 pub use sync_state::Checkpoint;
 pub use table::{Link, Sort, Table, Unresolved, Upsert};
 
@@ -101,7 +105,12 @@ pub struct Store {
     /// (without waiting) when another writer committed in between. Writers of one process
     /// therefore queue here; PostgreSQL needs no such lock.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Change notifications (see [`Store::changes`]).
+    changes: Arc<changes::Changes>,
 }
+
+/// The PostgreSQL advisory lock key serialising migrations ("enamel" in ASCII).
+const MIGRATION_LOCK: i64 = 0x656e_616d_656c;
 
 /// The default store: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://enamel.db?mode=rwc";
@@ -123,6 +132,19 @@ impl Store {
             }
             _ => url.to_owned(),
         };
+        if backend == Backend::Postgres {
+            // One direct connection first, so that an unreachable server or a refused login
+            // is one clear error at once, not a pool timing out after retries.
+            use sea_orm::sqlx::Connection as _;
+            let unreachable = |reason: String| StoreError::Unreachable { url: redact_url(&url), reason };
+            match tokio::time::timeout(Duration::from_secs(10), sea_orm::sqlx::PgConnection::connect(&url)).await {
+                Ok(Ok(probe)) => {
+                    let _ = probe.close().await;
+                }
+                Ok(Err(e)) => return Err(unreachable(e.to_string())),
+                Err(_) => return Err(unreachable("no answer within 10 s".to_owned())),
+            }
+        }
         let mut options = ConnectOptions::new(url);
         options.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
         if backend == Backend::Sqlite {
@@ -144,7 +166,7 @@ impl Store {
         }
         let db = Database::connect(options).await?;
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { db, backend, writer })
+        Ok(Store { db, backend, writer, changes: Arc::default() })
     }
 
     /// Creates the PostgreSQL database named by `url` when it does not exist, connecting to
@@ -181,11 +203,132 @@ impl Store {
         self.backend
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration. On PostgreSQL, replicas starting together migrate
+    /// one at a time (a session advisory lock): the first applies, the others find nothing
+    /// pending.
     pub async fn migrate(&self) -> Result<()> {
         let _writer = self.write_guard().await;
-        Migrator::up(&self.db, None).await?;
+        if self.backend != Backend::Postgres {
+            Migrator::up(&self.db, None).await?;
+            return Ok(());
+        }
+        use sea_orm::sqlx::Connection as _;
+        let sqlx_err = |e| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
+        // One session holds the lock while the migrator works on the pool.
+        let mut session = self.db.get_postgres_connection_pool().acquire().await.map_err(sqlx_err)?;
+        sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *session)
+            .await
+            .map_err(sqlx_err)?;
+        let result = Migrator::up(&self.db, None).await;
+        let unlocked =
+            sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *session).await;
+        if unlocked.is_err() {
+            // Closing the session releases the lock.
+            let _ = session.detach().close().await;
+        }
+        result?;
         Ok(())
+    }
+
+    /// A receiver of change notifications from now on: write-backs and sync runs of any
+    /// practice, written by this process or (on PostgreSQL, through `LISTEN/NOTIFY`) by any
+    /// replica. Hints only: a lagging receiver loses some (see [`Change`]).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.changes.subscribe(&self.db)
+    }
+
+    /// Commits `tx`, announcing `change` to every replica.
+    async fn commit_announcing(&self, tx: Tx, change: Change) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            changes::notify_in(&tx.txn, change).await?;
+            tx.commit().await
+        } else {
+            tx.commit().await?;
+            self.changes.announce(change);
+            Ok(())
+        }
+    }
+
+    /// Announces a change already committed (statements outside a transaction).
+    async fn announce(&self, change: Change) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            changes::notify_in(&self.db, change).await
+        } else {
+            self.changes.announce(change);
+            Ok(())
+        }
+    }
+
+    /// Marks a stream's runs still recorded as running failed with `reason`, once the
+    /// caller holds the stream's lease (so they belong to a replica that died or gave the
+    /// stream up). Returns how many.
+    pub async fn close_interrupted_runs(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+        reason: &str,
+    ) -> Result<u64> {
+        let closed = {
+            let _writer = self.write_guard().await;
+            sync_state::close_interrupted(&self.db, practice, connection, stream, reason).await?
+        };
+        if closed > 0 {
+            self.announce(Change { topic: Topic::SyncRun, practice: Some(practice) }).await?;
+        }
+        Ok(closed)
+    }
+
+    /// How many write-backs are in each state, across practices (every state, zeros too).
+    pub async fn write_back_state_counts(&self) -> Result<Vec<(enamel_domain::writeback::WriteBackState, u64)>> {
+        write_back::state_counts(&self.db).await
+    }
+
+    /// Every stream's lease and schedule, of one connection or of all.
+    pub async fn sync_leases(&self, connection: Option<ConnectionId>) -> Result<Vec<enamel_domain::SyncLease>> {
+        sync_lease::leases(&self.db, connection).await
+    }
+
+    /// Takes a stream's lease for `ttl` unless another replica holds it (`None` then).
+    pub async fn acquire_sync_lease(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<LeaseToken>> {
+        let tx = self.begin().await?;
+        let token = sync_lease::acquire(&tx.txn, practice, connection, stream, holder, ttl).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Extends a held lease by `ttl` from now; `false` when it is no longer held with `token`.
+    pub async fn renew_sync_lease(
+        &self,
+        connection: ConnectionId,
+        stream: &str,
+        token: LeaseToken,
+        ttl: Duration,
+    ) -> Result<bool> {
+        let _writer = self.write_guard().await;
+        sync_lease::renew(&self.db, connection, stream, token, ttl).await
+    }
+
+    /// Releases a held lease with the stream's next due time and the pass's outcome; `false`
+    /// when it was no longer held with `token`.
+    pub async fn release_sync_lease(
+        &self,
+        connection: ConnectionId,
+        stream: &str,
+        token: LeaseToken,
+        how: &enamel_domain::LeaseRelease,
+    ) -> Result<bool> {
+        let _writer = self.write_guard().await;
+        sync_lease::release(&self.db, connection, stream, token, how).await
     }
 
     /// Reverts every migration (drops the schema). For tests and operators.
@@ -342,7 +485,7 @@ impl Store {
         let tx = self.begin().await?;
         match write_back::insert(&tx.txn, &new).await? {
             Some(created) => {
-                tx.commit().await?;
+                self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(new.practice_id) }).await?;
                 Ok(Proposed::Created(created))
             }
             None => {
@@ -368,7 +511,7 @@ impl Store {
     ) -> Result<WriteBack> {
         let tx = self.begin().await?;
         let after = write_back::transition(&tx.txn, practice, id, expect, transition).await?;
-        tx.commit().await?;
+        self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(after.practice_id) }).await?;
         Ok(after)
     }
 
@@ -395,7 +538,8 @@ impl Store {
         ];
         match write_back::transition(&tx.txn, None, id, Expect { states: &states, lease_owner: None }, &t).await {
             Ok(claimed) => {
-                tx.commit().await?;
+                self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(claimed.practice_id) })
+                    .await?;
                 Ok(Some(claimed))
             }
             Err(StoreError::StateConflict { .. }) => {
@@ -679,8 +823,12 @@ impl Store {
 
     /// Records the start of a sync run.
     pub async fn start_run(&self, practice: PracticeId, connection: ConnectionId, stream: &str) -> Result<SyncRunId> {
-        let _writer = self.write_guard().await;
-        sync_state::start_run(&self.db, practice, connection, stream).await
+        let id = {
+            let _writer = self.write_guard().await;
+            sync_state::start_run(&self.db, practice, connection, stream).await?
+        };
+        self.announce(Change { topic: Topic::SyncRun, practice: Some(practice) }).await?;
+        Ok(id)
     }
 
     /// Records the end of a sync run: failed when `error` is set.
@@ -691,8 +839,11 @@ impl Store {
         counts: SyncCounts,
         error: Option<String>,
     ) -> Result<()> {
-        let _writer = self.write_guard().await;
-        sync_state::finish_run(&self.db, practice, run, counts, error).await
+        {
+            let _writer = self.write_guard().await;
+            sync_state::finish_run(&self.db, practice, run, counts, error).await?;
+        }
+        self.announce(Change { topic: Topic::SyncRun, practice: Some(practice) }).await
     }
 
     /// The practice's most recent sync runs, newest first.

@@ -227,3 +227,29 @@ pub(crate) async fn runs<C: ConnectionTrait>(db: &C, practice: PracticeId, limit
         .map(run_from)
         .collect()
 }
+
+/// Marks the still-running runs of a stream failed with `reason`: their process died or
+/// gave the stream up (the caller holds the stream's lease, so nobody else runs it).
+pub(crate) async fn close_interrupted<C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    connection: ConnectionId,
+    stream: &str,
+    reason: &str,
+) -> Result<u64> {
+    use run_entity::Column as Col;
+    let result = run_entity::Entity::update_many()
+        .set(run_entity::ActiveModel {
+            status: Set(SyncRunStatus::Failed.as_ref().to_owned()),
+            finished_at: Set(Some(crate::column::now())),
+            error: Set(Some(reason.to_owned())),
+            ..Default::default()
+        })
+        .filter(Col::PracticeId.eq(practice.uuid()))
+        .filter(Col::ConnectionId.eq(uuid::Uuid::from(connection)))
+        .filter(Col::Stream.eq(stream))
+        .filter(Col::Status.eq(SyncRunStatus::Running.as_ref()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

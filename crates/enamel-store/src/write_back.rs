@@ -675,3 +675,22 @@ pub(crate) async fn chain_heads<C: ConnectionTrait>(db: &C) -> Result<Vec<(Pract
         .map(|h| (PracticeId::from(h.practice_id), h.seq, h.hash))
         .collect())
 }
+
+/// How many write-backs are in each state (every state, zeros included), across practices.
+pub(crate) async fn state_counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(WriteBackState, u64)>> {
+    use sea_orm::QuerySelect as _;
+    let rows: Vec<(String, i64)> = write_back_entity::Entity::find()
+        .select_only()
+        .column(write_back_entity::Column::State)
+        .column_as(Expr::col(write_back_entity::Column::Id).count(), "n")
+        .group_by(write_back_entity::Column::State)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(WriteBackState::all()
+        .map(|state| {
+            let n = rows.iter().find(|(s, _)| s == state.as_ref()).map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
+            (state, n)
+        })
+        .collect())
+}

@@ -25,7 +25,12 @@ use enamel_pms::{Deletions, PageRequest, PmsClient, PmsError, StreamSpec};
 use enamel_store::{QuarantineEntry, SoftDelete, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+mod schedule;
 mod write;
+
+pub use schedule::{
+    PassEnd, Ran, RunNowError, Schedule, Scheduled, Scheduler, SchedulerFailHook, SchedulerFailPoint, StepReport,
+};
 
 /// Tunables.
 #[derive(Debug, Clone)]

@@ -16,6 +16,8 @@ use enamel_sync::{FailHook, FailPoint, Hooks, SyncConfig, Target, sync_once};
 use crate::fixtures::practice;
 use crate::support::backend_tests;
 
+mod schedule;
+
 /// A Remote-mode office (100-row pages) whose throttle the client respects.
 async fn office() -> SimHandle {
     let mut config = SimConfig::new(PmsKind::OpenDental);
