@@ -224,13 +224,11 @@ impl Scheduler {
         stop: &watch::Receiver<bool>,
         report: &mut StepReport,
     ) -> Result<(), StoreError> {
-        let leases: HashMap<String, SyncLease> = self
-            .store
-            .sync_leases(Some(scheduled.connection))
-            .await?
-            .into_iter()
-            .map(|l| (l.stream.clone(), l))
-            .collect();
+        let read = || async {
+            let leases = self.store.sync_leases(Some(scheduled.connection)).await?;
+            Ok::<HashMap<String, SyncLease>, StoreError>(leases.into_iter().map(|l| (l.stream.clone(), l)).collect())
+        };
+        let mut leases = read().await?;
         for spec in scheduled.client.streams() {
             if *stop.borrow() {
                 return Ok(());
@@ -280,6 +278,8 @@ impl Scheduler {
             if !go_on || died {
                 return Ok(());
             }
+            // A pass takes time: what other replicas did meanwhile decides what is due next.
+            leases = read().await?;
         }
         Ok(())
     }
