@@ -443,7 +443,7 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
         let names: Vec<(&str, Option<u64>)> = selected.iter().map(|s| (s.name, None)).collect();
         let (by_stream, hooks) = progress_bars(&bars, &names)?;
         // Under the streams' leases, like a replica: never at once with `enamel serve`.
-        let mut scheduler = Scheduler::new(store.clone(), format!("{}:cli", crate::writeback::executor_name()));
+        let mut scheduler = Scheduler::new(store.clone(), format!("{}:cli", crate::writeback::replica_name()));
         scheduler.config = config.clone();
         scheduler.hooks = hooks;
         let scheduled = Scheduled {
@@ -739,7 +739,7 @@ async fn sim_keepalive(
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let executor = tokio::spawn(enamel_writeback::run_executor(
         queue,
-        crate::writeback::executor_name(),
+        crate::writeback::replica_name(),
         std::time::Duration::from_secs(1),
         async move {
             let _ = stopped.wait_for(|s| *s).await;

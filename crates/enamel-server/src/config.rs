@@ -515,11 +515,9 @@ fn resolve<'a>(root: &'a serde_json::Value, node: &'a serde_json::Value) -> &'a 
 
 fn comment(out: &mut String, text: &str) {
     for line in text.lines() {
-        out.push_str(if line.is_empty() { "#\n" } else { "# " });
-        if !line.is_empty() {
-            out.push_str(line);
-            out.push('\n');
-        }
+        let line = format!("# {line}");
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
 }
 

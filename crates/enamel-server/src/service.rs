@@ -45,7 +45,7 @@ pub(crate) async fn serve(config: Config) -> Result<()> {
         None => None,
     };
     let store = crate::commands::open_migrated(config.database_url.expose()).await?;
-    let holder = crate::writeback::executor_name();
+    let holder = crate::writeback::replica_name();
     let directory = key.map(|key| Arc::new(StoredConnections::new(store.clone(), key)));
     let queue = directory.as_ref().map(|d| {
         let settings = enamel_writeback::Config { lease: config.writeback.lease, ..Default::default() };

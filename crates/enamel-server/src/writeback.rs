@@ -7,7 +7,7 @@ use enamel_store::Store;
 use enamel_writeback::WriteBacks;
 
 /// This process's name in leases, audit rows and request tags (`host:pid`).
-pub(crate) fn executor_name() -> String {
+pub(crate) fn replica_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "enamel".into());
     format!("{host}:{}", std::process::id())
 }
@@ -15,7 +15,7 @@ pub(crate) fn executor_name() -> String {
 /// `enamel writeback run-once`: runs every due write-back once (at most `max`), prints
 /// one line per attempt, and a summary.
 pub(crate) async fn run_once(queue: &WriteBacks, max: usize) -> Result<()> {
-    let executor = format!("{}:run-once", executor_name());
+    let executor = format!("{}:run-once", replica_name());
     let mut done = 0;
     while done < max {
         match queue.try_execute_next(&executor).await? {

@@ -101,9 +101,10 @@ impl Office {
     fn replica(&self, name: &str) -> Replica {
         let mut command = self.cli.command(&["serve", "--listen", "127.0.0.1:0"]);
         command.env("HOSTNAME", name);
-        let (mut proc, addr, log) = serve_with(&self.cli, command);
+        let (mut proc, addr, log) = serve_with(command);
         proc.label = format!("replica {name}");
-        Replica { proc, addr, log: Some(log), holder: format!("{name}:{}", 0) }.named(name)
+        let holder = format!("{name}:{}", proc.child.id());
+        Replica { proc, addr, log: Some(log), holder }
     }
 
     fn store(&self) -> enamel_store::Store {
@@ -207,11 +208,6 @@ struct Replica {
 }
 
 impl Replica {
-    fn named(mut self, name: &str) -> Self {
-        self.holder = format!("{name}:{}", self.proc.child.id());
-        self
-    }
-
     /// Fails the test with the replica's log if it exited.
     fn alive(&mut self) {
         if let Ok(Some(status)) = self.proc.child.try_wait() {

@@ -247,12 +247,11 @@ pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
 /// Starts `enamel serve` on a free port; returns the process, `host:port`, and its log
 /// (standard error, complete once the process is gone).
 pub fn serve(cli: &Cli) -> (Proc, String, JoinHandle<String>) {
-    serve_with(cli, cli.command(&["serve", "--listen", "127.0.0.1:0"]))
+    serve_with(cli.command(&["serve", "--listen", "127.0.0.1:0"]))
 }
 
 /// Starts `command` (an `enamel serve`) and waits until it answers `/healthz` and `/readyz`.
-pub fn serve_with(cli: &Cli, mut command: Command) -> (Proc, String, JoinHandle<String>) {
-    let _ = cli;
+pub fn serve_with(mut command: Command) -> (Proc, String, JoinHandle<String>) {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = command.spawn().expect("enamel serve starts");
     let mut proc = Proc { child, label: "enamel serve".into() };
