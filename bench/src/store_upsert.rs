@@ -122,7 +122,7 @@ fn procedure(n: u32, patients: u32, raw: bool) -> SyncRow<Procedure<Keyed>> {
         },
     );
     if raw {
-        row.raw = Some(serde_json::json!({
+        row.raw = Some(enamel_domain::RawJson::from_value(&serde_json::json!({
             "ProcNum": n, "PatNum": patient, "AptNum": 0, "ProcDate": "2021-02-16", "ProcFee": "88.00",
             "Surf": "MOD", "ToothNum": "3", "ToothRange": "", "Priority": 0, "priority": "", "ProcStatus": "C",
             "ProvNum": 1, "provAbbr": "DOC1", "Dx": 0, "dxName": "", "PlannedAptNum": 0, "ClinicNum": 0,
@@ -130,7 +130,7 @@ fn procedure(n: u32, patients: u32, raw: bool) -> SyncRow<Procedure<Keyed>> {
             "UnitQty": 1, "BaseUnits": 0, "DateTStamp": "2021-02-16 09:43:17", "ProcTime": "00:00:00",
             "ProcTimeEnd": "00:00:00", "Prognosis": 0, "DateComplete": "2021-02-16", "Discount": 0.0,
             "IsDateProsthEst": "false", "serverDateTime": "2026-03-02 10:00:00"
-        }));
+        })));
     }
     row
 }

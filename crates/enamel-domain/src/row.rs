@@ -16,7 +16,39 @@ pub struct SyncRow<T> {
     /// The mapped fields.
     pub data: T,
     /// The raw PMS payload, kept for audit and unmodelled fields.
-    pub raw: Option<serde_json::Value>,
+    pub raw: Option<RawJson>,
+}
+
+/// A PMS payload as JSON text: compact (one string rather than a tree of values) and stored
+/// as it came, without being serialised again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(Box<str>);
+
+impl RawJson {
+    /// Text already known to be one JSON value (a slice of a parsed answer).
+    pub fn from_text(text: &str) -> Self {
+        Self(text.into())
+    }
+
+    /// A value's JSON text.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Self(value.to_string().into_boxed_str())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Emitted as the JSON value it holds, not as a string.
+        match serde_json::from_str::<serde_json::Value>(&self.0) {
+            Ok(value) => value.serialize(serializer),
+            Err(_) => serializer.serialize_str(&self.0),
+        }
+    }
 }
 
 impl<T> SyncRow<T> {

@@ -38,14 +38,15 @@ fn count_error(reason: &'static str) {
     metrics::counter!("enamel_pms_errors_total", "reason" => reason).increment(1);
 }
 
-/// Sends the request `make` builds (again on each attempt) and reads a JSON answer.
-/// `what` names the request in logs and errors (a path, never a parameter value).
-pub(crate) async fn json_with_retries(
+/// Sends the request `make` builds (again on each attempt) and reads a JSON answer (a
+/// `Value`, or a `Box<RawValue>` to keep the text). `what` names the request in logs and
+/// errors (a path, never a parameter value).
+pub(crate) async fn json_with_retries<T: serde::de::DeserializeOwned>(
     limiter: &RateLimiter,
     backoff: &Backoff,
     what: &str,
     make: impl Fn() -> reqwest::RequestBuilder,
-) -> Result<Value, PmsError> {
+) -> Result<T, PmsError> {
     let mut backoff = backoff.clone();
     let mut last_retry_after = None;
     let mut last_reason = String::new();
@@ -57,7 +58,7 @@ pub(crate) async fn json_with_retries(
                 let retry_after = retry_after(&response);
                 let body = response.bytes().await;
                 match (status, body) {
-                    (200..=299, Ok(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
+                    (200..=299, Ok(bytes)) => match serde_json::from_slice::<T>(&bytes) {
                         Ok(value) => return Ok(value),
                         Err(e) => {
                             count_error("malformed");

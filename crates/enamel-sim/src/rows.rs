@@ -143,6 +143,80 @@ impl Row {
 pub trait Dialect {
     /// The JSON form of a value.
     fn render(&self, value: &Val) -> Value;
+
+    /// Writes the JSON text of [`Dialect::render`]'s value (a dialect may write it directly).
+    fn write(&self, value: &Val, out: &mut Vec<u8>) {
+        write_json(out, &self.render(value));
+    }
+}
+
+/// Writes a value's JSON text (a `Value`, a `str`, a number…).
+pub fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing into a `Vec` cannot fail, and these values always serialise.
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// A template with each field's JSON text rendered once, for [`render_text`].
+#[derive(Debug, Clone, Default)]
+pub struct TextTemplate(Vec<(String, Vec<u8>)>);
+
+impl TextTemplate {
+    /// Renders a template's field values.
+    pub fn new(template: &Map<String, Value>) -> Self {
+        Self(
+            template
+                .iter()
+                .map(|(k, v)| {
+                    let mut text = Vec::new();
+                    write_json(&mut text, v);
+                    (k.clone(), text)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Writes the JSON text of [`render`]'s object, without building it: the same keys in the
+/// same (sorted) order with the same values, plus `set` (a string field added or replaced)
+/// and without the keys in `drop`. Pages of thousands of rows are served this way.
+pub fn render_text(
+    row: &Row,
+    template: &TextTemplate,
+    dialect: &dyn Dialect,
+    set: Option<(&str, &str)>,
+    drop: &[&str],
+    out: &mut Vec<u8>,
+) {
+    enum From<'a> {
+        Template(&'a [u8]),
+        Row(&'a Val),
+        Set(&'a str),
+    }
+    let mut fields: Vec<(&str, From<'_>)> = Vec::with_capacity(template.0.len() + row.fields.len() + 1);
+    fields.extend(template.0.iter().map(|(k, v)| (k.as_str(), From::Template(v))));
+    fields.extend(row.fields.iter().map(|(k, v)| (*k, From::Row(v))));
+    fields.extend(set.map(|(k, v)| (k, From::Set(v))));
+    // Stable: of equal keys the last one wins, as with inserting into the map in this order.
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    let mut first = true;
+    for (i, (key, from)) in fields.iter().enumerate() {
+        if fields.get(i + 1).is_some_and(|next| next.0 == *key) || drop.contains(key) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_json(out, *key);
+        out.push(b':');
+        match from {
+            From::Template(text) => out.extend_from_slice(text),
+            From::Row(value) => dialect.write(value, out),
+            From::Set(text) => write_json(out, *text),
+        }
+    }
+    out.push(b'}');
 }
 
 /// Renders a row onto its template: every template field keeps its documented name and

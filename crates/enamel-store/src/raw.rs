@@ -37,7 +37,7 @@ pub(crate) async fn save<C: ConnectionTrait>(
     db: &C,
     practice: PracticeId,
     entity: &str,
-    rows: Vec<(Uuid, &serde_json::Value)>,
+    rows: Vec<(Uuid, &enamel_domain::RawJson)>,
     at: DateTime<Utc>,
 ) -> Result<()> {
     let rows: Vec<ActiveModel> = rows
@@ -46,7 +46,7 @@ pub(crate) async fn save<C: ConnectionTrait>(
             row_id: Set(row_id),
             practice_id: Set(practice.uuid()),
             entity: Set(entity.to_owned()),
-            payload: Set(payload.to_string()),
+            payload: Set(payload.as_str().to_owned()),
             recorded_at: Set(at),
         })
         .collect();

@@ -274,9 +274,14 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         None => vec![None],
     };
     let mut page_no = 0;
+    // The next unit, fetched while the current one is written.
+    let mut prefetched = None;
     loop {
         injected(FailPoint::BeforeFetch, page_no)?;
-        let (mut page, parents_done) = fetch_unit(client, spec, &parents, &progress, config).await?;
+        let (mut page, parents_done) = match prefetched.take() {
+            Some(unit) => unit?,
+            None => fetch_unit(client, spec, &parents, &progress, config).await?,
+        };
         // Offset paging over a list that changes can return a row twice: keep its last copy.
         for batch in &mut page.batches {
             batch.dedup_keys();
@@ -289,93 +294,103 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         if let Some(keys) = keys.as_mut() {
             keys.extend(page.keys.iter().filter_map(|k| SourceKey::parse(k).ok()));
         }
-        let tx = store.begin().await.map_err(store_err)?;
-        let mut quarantine: Vec<QuarantineEntry> = page
-            .quarantined
-            .iter()
-            .map(|q| QuarantineEntry {
-                stream: stream.to_owned(),
-                source_id: q.source_id.clone(),
-                reason: q.reason.clone(),
-                payload: q.payload.clone(),
-            })
-            .collect();
-        let mut stored_keys = Vec::new();
-        for batch in &page.batches {
-            let report = write::write(&tx, practice, source, batch).await.map_err(store_err)?;
-            outcome.counts.inserted += report.inserted;
-            outcome.counts.updated += report.updated;
-            outcome.counts.unchanged += report.unchanged;
-            if batch.entity() == spec.entity {
-                // Keys stored now: neither refused by the store nor quarantined by the adapter.
-                let refused: HashSet<&str> = report
-                    .rejected
-                    .iter()
-                    .map(|r| r.source_id.as_str())
-                    .chain(page.quarantined.iter().filter_map(|q| q.source_id.as_deref()))
-                    .collect();
-                stored_keys.extend(page.keys.iter().filter(|k| !refused.contains(k.as_str())).cloned());
-            }
-            refused_for_parents |= !report.rejected.is_empty();
-            quarantine.extend(report.rejected.iter().map(|r| QuarantineEntry {
-                stream: stream.to_owned(),
-                source_id: Some(r.source_id.to_string()),
-                reason: r.to_string(),
-                payload: serde_json::Value::Null,
-            }));
-        }
-        let mut reported: std::collections::BTreeMap<&str, Vec<SourceKey>> = std::collections::BTreeMap::new();
-        for (entity, key) in &page.deleted {
-            if let Ok(key) = SourceKey::parse(key) {
-                reported.entry(entity).or_default().push(key);
-            }
-        }
-        for (entity, keys) in &reported {
-            outcome.counts.deleted +=
-                write::delete_reported(&tx, practice, source, entity, keys).await.map_err(store_err)?;
-        }
-        outcome.counts.quarantined += quarantine.len() as u64;
-        tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
-        tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
         if page.complete {
             progress.parent_index += parents_done;
             progress.offset = 0;
         } else {
             progress.offset = page.next_offset;
         }
-        if pass_complete {
-            if let Some(keys) = keys.as_ref() {
-                let reconciled = write::reconcile(
-                    &tx,
-                    practice,
-                    source,
-                    spec.entity,
-                    spec.key_prefix,
-                    keys,
-                    config.max_delete_share,
-                )
-                .await
-                .map_err(store_err)?;
-                match reconciled {
-                    Some(SoftDelete::Applied { deleted, .. }) => outcome.counts.deleted += deleted,
-                    Some(SoftDelete::Refused { would_delete, live }) => guard_refusal = Some((would_delete, live)),
-                    None => {}
+        let write_unit = async {
+            let tx = store.begin().await.map_err(store_err)?;
+            let mut quarantine: Vec<QuarantineEntry> = page
+                .quarantined
+                .iter()
+                .map(|q| QuarantineEntry {
+                    stream: stream.to_owned(),
+                    source_id: q.source_id.clone(),
+                    reason: q.reason.clone(),
+                    payload: q.payload.clone(),
+                })
+                .collect();
+            let mut stored_keys = Vec::new();
+            for batch in &page.batches {
+                let report = write::write(&tx, practice, source, batch).await.map_err(store_err)?;
+                outcome.counts.inserted += report.inserted;
+                outcome.counts.updated += report.updated;
+                outcome.counts.unchanged += report.unchanged;
+                if batch.entity() == spec.entity {
+                    // Keys stored now: neither refused by the store nor quarantined by the adapter.
+                    let refused: HashSet<&str> = report
+                        .rejected
+                        .iter()
+                        .map(|r| r.source_id.as_str())
+                        .chain(page.quarantined.iter().filter_map(|q| q.source_id.as_deref()))
+                        .collect();
+                    stored_keys.extend(page.keys.iter().filter(|k| !refused.contains(k.as_str())).cloned());
+                }
+                refused_for_parents |= !report.rejected.is_empty();
+                quarantine.extend(report.rejected.iter().map(|r| QuarantineEntry {
+                    stream: stream.to_owned(),
+                    source_id: Some(r.source_id.to_string()),
+                    reason: r.to_string(),
+                    payload: serde_json::Value::Null,
+                }));
+            }
+            let mut reported: std::collections::BTreeMap<&str, Vec<SourceKey>> = std::collections::BTreeMap::new();
+            for (entity, key) in &page.deleted {
+                if let Ok(key) = SourceKey::parse(key) {
+                    reported.entry(entity).or_default().push(key);
                 }
             }
-            let next = if refused_for_parents {
-                cursor.clone()
+            for (entity, keys) in &reported {
+                outcome.counts.deleted +=
+                    write::delete_reported(&tx, practice, source, entity, keys).await.map_err(store_err)?;
+            }
+            outcome.counts.quarantined += quarantine.len() as u64;
+            tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
+            tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
+            if pass_complete {
+                if let Some(keys) = keys.as_ref() {
+                    let reconciled = write::reconcile(
+                        &tx,
+                        practice,
+                        source,
+                        spec.entity,
+                        spec.key_prefix,
+                        keys,
+                        config.max_delete_share,
+                    )
+                    .await
+                    .map_err(store_err)?;
+                    match reconciled {
+                        Some(SoftDelete::Applied { deleted, .. }) => outcome.counts.deleted += deleted,
+                        Some(SoftDelete::Refused { would_delete, live }) => guard_refusal = Some((would_delete, live)),
+                        None => {}
+                    }
+                }
+                let next = if refused_for_parents {
+                    cursor.clone()
+                } else {
+                    let server_time = progress.pass_server_time.or(cursor.server_time);
+                    let full = progress.since.is_none();
+                    Cursor { server_time, swept_at: if full { server_time } else { cursor.swept_at } }
+                };
+                tx.save_checkpoint(practice, connection, stream, json(&next), None).await.map_err(store_err)?;
             } else {
-                let server_time = progress.pass_server_time.or(cursor.server_time);
-                let full = progress.since.is_none();
-                Cursor { server_time, swept_at: if full { server_time } else { cursor.swept_at } }
-            };
-            tx.save_checkpoint(practice, connection, stream, json(&next), None).await.map_err(store_err)?;
+                tx.save_checkpoint(practice, connection, stream, json(&cursor), json(&progress))
+                    .await
+                    .map_err(store_err)?;
+            }
+            tx.commit().await.map_err(store_err)
+        };
+        if pass_complete {
+            write_unit.await?;
         } else {
-            tx.save_checkpoint(practice, connection, stream, json(&cursor), json(&progress))
-                .await
-                .map_err(store_err)?;
+            let (written, next) =
+                futures::future::join(write_unit, fetch_unit(client, spec, &parents, &progress, config)).await;
+            written?;
+            prefetched = Some(next);
         }
-        tx.commit().await.map_err(store_err)?;
         outcome.pages += 1;
         if let Some(on_page) = &hooks.on_page {
             on_page(stream, outcome.counts.fetched);

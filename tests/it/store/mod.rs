@@ -251,12 +251,14 @@ async fn records_round_trip_with_their_values(store: Store) -> Result<()> {
 async fn raw_payloads_are_kept_and_replaced(store: Store) -> Result<()> {
     let p = practice(&store, "A").await;
     let mut row = patient(1);
-    row.raw = Some(serde_json::json!({"PatNum": 1, "LName": "Last1", "Unmodelled": "x"}));
+    row.raw = Some(enamel_domain::RawJson::from_value(
+        &serde_json::json!({"PatNum": 1, "LName": "Last1", "Unmodelled": "x"}),
+    ));
     store.upsert(p, Source::OpenDental, std::slice::from_ref(&row)).await?;
     let stored = store.find_by_source_id::<PatientId>(p, Source::OpenDental, &key(1)).await?.context("patient")?;
     ensure!(store.raw_payload(p, stored.id).await?.context("raw")?["Unmodelled"] == "x");
     row.data.first_name = "Changed".to_owned();
-    row.raw = Some(serde_json::json!({"PatNum": 1, "Unmodelled": "y"}));
+    row.raw = Some(enamel_domain::RawJson::from_value(&serde_json::json!({"PatNum": 1, "Unmodelled": "y"})));
     store.upsert(p, Source::OpenDental, &[row]).await?;
     ensure!(store.raw_payload(p, stored.id).await?.context("raw")?["Unmodelled"] == "y");
     let other = practice(&store, "B").await;

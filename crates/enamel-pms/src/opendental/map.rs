@@ -12,8 +12,9 @@ use super::wire::Wire;
 
 type R<T> = Result<T, String>;
 
-fn row<T>(w: &Wire<'_>, key: SourceKey, stamp_field: &str, raw: &Value, data: T) -> SyncRow<T> {
-    SyncRow { source_id: key, source_updated_at: w.stamp(stamp_field), data, raw: Some(raw.clone()) }
+/// A mapped row; the client attaches the row's raw text (`SyncRow::raw`) as it came.
+fn row<T>(w: &Wire<'_>, key: SourceKey, stamp_field: &str, data: T) -> SyncRow<T> {
+    SyncRow { source_id: key, source_updated_at: w.stamp(stamp_field), data, raw: None }
 }
 
 pub(crate) fn clinic(v: &Value, tz: Tz) -> R<SyncRow<Location>> {
@@ -27,7 +28,6 @@ pub(crate) fn clinic(v: &Value, tz: Tz) -> R<SyncRow<Location>> {
         &w,
         w.key("ClinicNum")?,
         "",
-        v,
         Location {
             name: w.text("Description")?,
             abbreviation: w.opt_text("Abbr")?,
@@ -44,7 +44,6 @@ pub(crate) fn fee_schedule(v: &Value, tz: Tz) -> R<SyncRow<FeeSchedule>> {
         &w,
         w.key("FeeSchedNum")?,
         "SecDateTEdit",
-        v,
         FeeSchedule { name: w.text("Description")?, kind: w.text("FeeSchedType")?, is_hidden: w.boolean("IsHidden")? },
     ))
 }
@@ -64,7 +63,7 @@ pub(crate) fn definition(v: &Value, tz: Tz) -> R<SyncRow<SourceReference>> {
             is_hidden: w.boolean("isHidden")? || w.boolean("IsHidden")?,
             payload: v.clone(),
         },
-        raw: Some(v.clone()),
+        raw: None,
     })
 }
 
@@ -76,7 +75,6 @@ pub(crate) fn provider(v: &Value, tz: Tz) -> R<SyncRow<Provider<Keyed>>> {
         &w,
         w.key("ProvNum")?,
         "DateTStamp",
-        v,
         Provider {
             kind: if hygienist { ProviderKind::Hygienist } else { ProviderKind::Dentist },
             first_name: w.text("FName")?,
@@ -96,7 +94,6 @@ pub(crate) fn operatory(v: &Value, tz: Tz) -> R<SyncRow<Operatory<Keyed>>> {
         &w,
         w.key("OperatoryNum")?,
         "",
-        v,
         Operatory {
             name: w.text("OpName")?,
             abbreviation: w.opt_text("Abbrev")?,
@@ -122,7 +119,6 @@ pub(crate) fn procedure_code(v: &Value, tz: Tz) -> R<SyncRow<ProcedureCode>> {
         &w,
         w.key("CodeNum")?,
         "DateTStamp",
-        v,
         ProcedureCode {
             code,
             description: w.text("Descript")?,
@@ -170,7 +166,6 @@ pub(crate) fn patient(v: &Value, tz: Tz) -> R<(SyncRow<Family>, SyncRow<Patient<
         &w,
         key.clone(),
         "DateTStamp",
-        v,
         Patient {
             is_guarantor: guarantor == key,
             family_id: Some(guarantor),
@@ -239,7 +234,6 @@ pub(crate) fn appointment(v: &Value, tz: Tz) -> R<AppointmentRows> {
         &w,
         key.clone(),
         "DateTStamp",
-        v,
         Appointment {
             patient_id: patient.clone(),
             provider_id: provider.clone(),
@@ -341,7 +335,6 @@ pub(crate) fn procedure(v: &Value, tz: Tz) -> R<SyncRow<Procedure<Keyed>>> {
         &w,
         w.key("ProcNum")?,
         "DateTStamp",
-        v,
         Procedure {
             patient_id: w.required_reference("PatNum")?,
             appointment_id: w.reference("AptNum")?,
@@ -379,7 +372,7 @@ pub(crate) fn covcat(v: &Value, tz: Tz) -> R<SyncRow<SourceReference>> {
             is_hidden: w.boolean("IsHidden")?,
             payload: v.clone(),
         },
-        raw: Some(v.clone()),
+        raw: None,
     })
 }
 
@@ -389,7 +382,6 @@ pub(crate) fn fee(v: &Value, tz: Tz) -> R<SyncRow<Fee<Keyed>>> {
         &w,
         w.key("FeeNum")?,
         "SecDateTEdit",
-        v,
         Fee {
             fee_schedule_id: w.required_reference("FeeSched")?,
             procedure_code_id: w.required_reference("CodeNum")?,
@@ -412,7 +404,6 @@ pub(crate) fn referral(v: &Value, tz: Tz) -> R<SyncRow<ReferralSource>> {
         &w,
         w.key("ReferralNum")?,
         "DateTStamp",
-        v,
         ReferralSource {
             name,
             kind: if not_person {
@@ -441,7 +432,6 @@ pub(crate) fn refattach(v: &Value, tz: Tz) -> R<SyncRow<PatientReferral<Keyed>>>
         &w,
         w.key("RefAttachNum")?,
         "DateTStamp",
-        v,
         PatientReferral {
             patient_id: w.required_reference("PatNum")?,
             referral_source_id: w.required_reference("ReferralNum")?,
@@ -463,7 +453,6 @@ pub(crate) fn carrier(v: &Value, tz: Tz) -> R<SyncRow<InsuranceCarrier>> {
         &w,
         w.key("CarrierNum")?,
         "SecDateTEdit",
-        v,
         InsuranceCarrier {
             name: w.text("CarrierName")?,
             phone: w.opt_text("Phone")?,
@@ -491,7 +480,6 @@ pub(crate) fn insplan(v: &Value, tz: Tz) -> R<SyncRow<InsurancePlan<Keyed>>> {
         &w,
         w.key("PlanNum")?,
         "SecDateTEdit",
-        v,
         InsurancePlan {
             carrier_id: w.required_reference("CarrierNum")?,
             group_name: w.opt_text("GroupName")?,
@@ -511,7 +499,6 @@ pub(crate) fn inssub(v: &Value, tz: Tz) -> R<SyncRow<InsuranceSubscriber<Keyed>>
         &w,
         w.key("InsSubNum")?,
         "SecDateTEdit",
-        v,
         InsuranceSubscriber {
             plan_id: w.required_reference("PlanNum")?,
             subscriber_patient_id: w.required_reference("Subscriber")?,
@@ -532,7 +519,6 @@ pub(crate) fn patplan(v: &Value, tz: Tz) -> R<SyncRow<PatientPlan<Keyed>>> {
         &w,
         w.key("PatPlanNum")?,
         "SecDateTEdit",
-        v,
         PatientPlan {
             patient_id: w.required_reference("PatNum")?,
             subscriber_id: w.required_reference("InsSubNum")?,
@@ -578,7 +564,6 @@ pub(crate) fn benefit(v: &Value, tz: Tz) -> R<SyncRow<Benefit<Keyed>>> {
         &w,
         w.key("BenefitNum")?,
         "SecDateTEdit",
-        v,
         Benefit {
             plan_id: w.reference("PlanNum")?,
             patient_plan_id: w.reference("PatPlanNum")?,
@@ -619,7 +604,6 @@ pub(crate) fn claim(v: &Value, tz: Tz) -> R<SyncRow<Claim<Keyed>>> {
         &w,
         w.key("ClaimNum")?,
         "SecDateTEdit",
-        v,
         Claim {
             patient_id: w.required_reference("PatNum")?,
             plan_id: w.reference("PlanNum")?,
@@ -663,7 +647,6 @@ pub(crate) fn claimproc(v: &Value, tz: Tz) -> R<SyncRow<ClaimProcedure<Keyed>>> 
         &w,
         w.key("ClaimProcNum")?,
         "SecDateTEdit",
-        v,
         ClaimProcedure {
             claim_id: w.reference("ClaimNum")?,
             procedure_id: w.reference("ProcNum")?,
@@ -691,7 +674,6 @@ pub(crate) fn payment(v: &Value, tz: Tz) -> R<SyncRow<Payment<Keyed>>> {
         &w,
         w.key("PayNum")?,
         "SecDateTEdit",
-        v,
         Payment {
             patient_id: w.reference("PatNum")?,
             location_id: w.reference("ClinicNum")?,
@@ -712,7 +694,6 @@ pub(crate) fn paysplit(v: &Value, tz: Tz) -> R<SyncRow<PaymentAllocation<Keyed>>
         &w,
         w.key("SplitNum")?,
         "SecDateTEdit",
-        v,
         PaymentAllocation {
             payment_id: Some(w.required_reference("PayNum")?),
             patient_id: w.reference("PatNum")?,
@@ -747,7 +728,6 @@ pub(crate) fn commlog(v: &Value, tz: Tz) -> R<SyncRow<Commlog<Keyed>>> {
         &w,
         w.key("CommlogNum")?,
         "DateTStamp",
-        v,
         Commlog {
             patient_id: w.required_reference("PatNum")?,
             communicated_at: w.instant("CommDateTime")?.ok_or("CommDateTime is missing")?,
@@ -773,7 +753,6 @@ pub(crate) fn treatplan(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
         &w,
         w.key("TreatPlanNum")?,
         "SecDateTEdit",
-        v,
         TreatmentPlan {
             patient_id: w.required_reference("PatNum")?,
             kind: TreatmentPlanKind::Plan,
@@ -797,7 +776,6 @@ pub(crate) fn adjustment(v: &Value, tz: Tz) -> R<SyncRow<Adjustment<Keyed>>> {
         &w,
         w.key("AdjNum")?,
         "SecDateTEdit",
-        v,
         Adjustment {
             patient_id: w.required_reference("PatNum")?,
             procedure_id: w.reference("ProcNum")?,
@@ -835,7 +813,7 @@ pub(crate) fn treatplanattach(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlanItem<
             insurance_estimate: None,
             patient_portion: None,
         },
-        raw: Some(v.clone()),
+        raw: None,
     })
 }
 
@@ -861,7 +839,7 @@ pub(crate) fn proctp(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlanItem<Keyed>>> 
             insurance_estimate: Some(insurance),
             patient_portion: Some(w.money("PatAmt")?),
         },
-        raw: Some(v.clone()),
+        raw: None,
     })
 }
 

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
-use enamel_domain::{Batch, SourceKey};
+use enamel_domain::{Batch, RawJson, SourceKey, SyncRow};
 use futures::future::BoxFuture;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::limiter::{Backoff, RateLimiter};
 use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, StreamSpec};
@@ -219,6 +220,14 @@ impl OdClient {
 
     /// GETs a path under the API root, with throttling and retries.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PmsError> {
+        self.get_json(path, query).await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, PmsError> {
         let url = format!("{}/{path}", self.config.base_url);
         let auth = format!("ODFHIR {}/{}", self.config.developer_key, self.config.customer_key);
         crate::http::json_with_retries(&self.limiter, &self.config.backoff, path, || {
@@ -244,40 +253,66 @@ impl OdClient {
             // stream does not already bring.
             query.push(("HistApptAction", "Deleted".to_owned()));
         }
-        let rows = match self.get(path, &query).await? {
-            Value::Array(rows) => rows,
-            other => return Err(PmsError::Protocol(format!("{path}: expected a JSON array, got {}", short(&other)))),
-        };
-        let server_time = rows
-            .iter()
-            .find_map(|r| r.get("serverDateTime").and_then(Value::as_str))
-            .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok());
-        let pk = pk_of(stream);
-        let keys = rows
-            .iter()
-            .filter_map(|r| r.get(pk))
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            .map(|k| match stream {
-                "definitions" => format!("definition:{k}"),
-                "covcats" => format!("covcat:{k}"),
-                "treatplanattaches" => format!("attach:{k}"),
-                "proctps" => format!("proctp:{k}"),
-                _ => k,
-            })
-            .collect();
-        let mut page = Page {
-            batches: Vec::new(),
-            quarantined: Vec::new(),
-            deleted: Vec::new(),
-            fetched: rows.len(),
-            keys,
-            complete: rows.len() < limit,
-            next_offset: request.offset + rows.len(),
-            server_time,
-        };
-        map_rows(stream, &rows, self.config.time_zone, &mut page);
-        Ok(page)
+        // The answer is read as text first, so that each row's raw payload is kept as sent
+        // rather than rebuilt from a parsed tree. Parsing and mapping the rows is CPU work:
+        // it runs off the async threads, so that the next page's request and the previous
+        // unit's write go on meanwhile.
+        let body: Box<RawValue> = self.get_json(path, &query).await?;
+        let tz = self.config.time_zone;
+        let offset = request.offset;
+        tokio::task::spawn_blocking(move || read_page(stream, path, &body, offset, limit, tz))
+            .await
+            .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?
     }
+}
+
+/// Parses and maps one page of rows (`limit` asked from `offset`).
+fn read_page(
+    stream: &'static str,
+    path: &str,
+    body: &RawValue,
+    offset: usize,
+    limit: usize,
+    tz: Tz,
+) -> Result<Page, PmsError> {
+    let Ok(texts) = serde_json::from_str::<Vec<&RawValue>>(body.get()) else {
+        let other: Value = serde_json::from_str(body.get()).unwrap_or(Value::Null);
+        return Err(PmsError::Protocol(format!("{path}: expected a JSON array, got {}", short(&other))));
+    };
+    let rows = texts
+        .iter()
+        .map(|text| serde_json::from_str::<Value>(text.get()))
+        .collect::<Result<Vec<Value>, _>>()
+        .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))?;
+    let server_time = rows
+        .iter()
+        .find_map(|r| r.get("serverDateTime").and_then(Value::as_str))
+        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok());
+    let pk = pk_of(stream);
+    let keys = rows
+        .iter()
+        .filter_map(|r| r.get(pk))
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        .map(|k| match stream {
+            "definitions" => format!("definition:{k}"),
+            "covcats" => format!("covcat:{k}"),
+            "treatplanattaches" => format!("attach:{k}"),
+            "proctps" => format!("proctp:{k}"),
+            _ => k,
+        })
+        .collect();
+    let mut page = Page {
+        batches: Vec::new(),
+        quarantined: Vec::new(),
+        deleted: Vec::new(),
+        fetched: rows.len(),
+        keys,
+        complete: rows.len() < limit,
+        next_offset: offset + rows.len(),
+        server_time,
+    };
+    map_rows(stream, &rows, &texts, tz, &mut page);
+    Ok(page)
 }
 
 fn short(v: &Value) -> String {
@@ -318,8 +353,10 @@ fn pk_of(stream: &str) -> &'static str {
     }
 }
 
-/// Maps a page's rows into batches; a row that does not map is quarantined with its reason.
-fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
+/// Maps a page's rows (parsed, and their text as sent) into batches; a row that does not map
+/// is quarantined with its reason.
+fn map_rows(stream: &'static str, rows: &[Value], texts: &[&RawValue], tz: Tz, page: &mut Page) {
+    let raw = |i: usize| texts.get(i).map(|t| RawJson::from_text(t.get()));
     let mut quarantine = |row: &Value, reason: String| {
         let source_id = row.get(pk_of(stream)).map(|v| v.to_string().trim_matches('"').to_owned());
         page.quarantined.push(Quarantined { stream, source_id, reason, payload: row.clone() });
@@ -327,9 +364,9 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
     macro_rules! simple {
         ($variant:ident, $f:path) => {{
             let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
+            for (i, r) in rows.iter().enumerate() {
                 match $f(r, tz) {
-                    Ok(mapped) => out.push(mapped),
+                    Ok(mapped) => out.push(SyncRow { raw: raw(i), ..mapped }),
                     Err(reason) => quarantine(r, reason),
                 }
             }
@@ -375,13 +412,13 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
             let mut families = Vec::new();
             let mut seen: BTreeSet<SourceKey> = BTreeSet::new();
             let mut patients = Vec::with_capacity(rows.len());
-            for r in rows {
+            for (i, r) in rows.iter().enumerate() {
                 match map::patient(r, tz) {
                     Ok((family, patient)) => {
                         if seen.insert(family.source_id.clone()) {
                             families.push(family);
                         }
-                        patients.push(patient);
+                        patients.push(SyncRow { raw: raw(i), ..patient });
                     }
                     Err(reason) => quarantine(r, reason),
                 }
@@ -391,10 +428,10 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
         "appointments" => {
             let mut appointments = Vec::with_capacity(rows.len());
             let mut check_ins = Vec::new();
-            for r in rows {
+            for (i, r) in rows.iter().enumerate() {
                 match map::appointment(r, tz) {
                     Ok((appointment, check_in)) => {
-                        appointments.push(appointment);
+                        appointments.push(SyncRow { raw: raw(i), ..appointment });
                         check_ins.extend(check_in);
                     }
                     Err(reason) => quarantine(r, reason),

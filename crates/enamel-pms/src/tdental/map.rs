@@ -5,7 +5,7 @@
 use chrono_tz::Tz;
 use enamel_domain::enums::*;
 use enamel_domain::records::*;
-use enamel_domain::{Amount, SourceKey, SyncRow, ToothList, ToothScope};
+use enamel_domain::{Amount, RawJson, SourceKey, SyncRow, ToothList, ToothScope};
 use serde_json::Value;
 
 use crate::row::JsonRow as _;
@@ -25,7 +25,7 @@ pub(crate) const COMMISSION: &str = "commission:";
 pub(crate) const USER: &str = "user:";
 
 fn row<T>(key: SourceKey, raw: &Value, data: T) -> SyncRow<T> {
-    SyncRow { source_id: key, source_updated_at: None, data, raw: Some(raw.clone()) }
+    SyncRow { source_id: key, source_updated_at: None, data, raw: Some(RawJson::from_value(raw)) }
 }
 
 fn unknown(field: &str, value: &str) -> String {

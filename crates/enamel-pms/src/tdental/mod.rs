@@ -440,24 +440,32 @@ impl TdClient {
             items = self.with_details(detail, items).await?;
         }
         let prefix = spec.key_prefix;
-        let keys = items
-            .iter()
-            .filter_map(|r| r.get("id").and_then(Value::as_str))
-            .filter(|id| !id.trim().is_empty())
-            .map(|id| format!("{prefix}{}", id.trim()))
-            .collect();
-        let mut page = Page {
-            batches: Vec::new(),
-            quarantined: Vec::new(),
-            deleted: Vec::new(),
-            fetched,
-            keys,
-            complete,
-            next_offset: request.offset + fetched,
-            server_time,
+        let tz = self.config.time_zone;
+        // Mapping is CPU work: it runs off the async threads, so that other requests and the
+        // previous unit's write go on meanwhile.
+        let map = move || {
+            let keys = items
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str))
+                .filter(|id| !id.trim().is_empty())
+                .map(|id| format!("{prefix}{}", id.trim()))
+                .collect();
+            let mut page = Page {
+                batches: Vec::new(),
+                quarantined: Vec::new(),
+                deleted: Vec::new(),
+                fetched,
+                keys,
+                complete,
+                next_offset: request.offset + fetched,
+                server_time,
+            };
+            map_rows(stream, &items, tz, &mut page);
+            page
         };
-        map_rows(stream, &items, self.config.time_zone, &mut page);
-        Ok(page)
+        tokio::task::spawn_blocking(map)
+            .await
+            .map_err(|e| PmsError::Protocol(format!("{}: reading the page failed: {e}", ep.path)))
     }
 
     /// Merges each row's `/{id}` detail into it, a bounded number at a time. A row whose

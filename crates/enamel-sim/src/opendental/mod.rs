@@ -25,7 +25,7 @@ use axum::routing::{get, put};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
-use crate::rows::{Dialect, Row, Table, Val, render, template};
+use crate::rows::{Dialect, Row, Table, TextTemplate, Val, render, render_text, template, write_json};
 use crate::{Dataset, Mode, Mutations, Scale, Shared};
 
 mod generate;
@@ -50,6 +50,36 @@ impl Dialect for OdDialect {
             Val::Json(v) => (**v).clone(),
         }
     }
+
+    fn write(&self, value: &Val, out: &mut Vec<u8>) {
+        use chrono::{Datelike as _, Timelike as _};
+        use std::io::Write as _;
+        // Writing into a `Vec` cannot fail.
+        let _ = match value {
+            Val::Null => out.write_all(b"\"\""),
+            Val::Int(v) => write!(out, "{v}"),
+            Val::Bool(b) => out.write_all(if *b { b"\"true\"" } else { b"\"false\"" }),
+            Val::Date(d) => write!(out, "\"{:04}-{:02}-{:02}\"", d.year(), d.month(), d.day()),
+            Val::DateTime(t) => write!(
+                out,
+                "\"{:04}-{:02}-{:02} {:02}:{:02}:{:02}\"",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            Val::Str(s) => {
+                write_json(out, &**s);
+                Ok(())
+            }
+            Val::Num(_) | Val::Json(_) => {
+                write_json(out, &self.render(value));
+                Ok(())
+            }
+        };
+    }
 }
 
 /// A simulated Open Dental office.
@@ -58,8 +88,20 @@ pub struct Office {
     pub(crate) tables: BTreeMap<&'static str, Table<i64>>,
     next: BTreeMap<&'static str, i64>,
     templates: BTreeMap<&'static str, Map<String, Value>>,
+    /// The same templates with their values as JSON text, for pages.
+    text_templates: BTreeMap<&'static str, TextTemplate>,
     throttle: BTreeMap<String, Instant>,
+    /// Keys of a table's rows by the integer value of one field, built on first use by a
+    /// list filtered on that field (adjustments per `PatNum`: one request per patient) and
+    /// forgotten whenever the tables change ([`Office::forget_indexes`]).
+    indexes: std::sync::Mutex<FieldIndexes>,
 }
+
+/// Field indexes by (table, field); `None` where the field is not an integer in every row.
+type FieldIndexes = BTreeMap<(&'static str, &'static str), Option<Arc<FieldIndex>>>;
+
+/// Row keys by a field's integer value, in key order.
+type FieldIndex = BTreeMap<i64, Vec<i64>>;
 
 impl Office {
     /// Generates an office.
@@ -68,8 +110,42 @@ impl Office {
         for r in RESOURCES {
             tables.entry(r.name).or_default();
         }
-        let templates = RESOURCES.iter().map(|r| (r.name, template(r.template))).collect();
-        Office { tables, next, templates, throttle: BTreeMap::new() }
+        let templates: BTreeMap<&'static str, Map<String, Value>> =
+            RESOURCES.iter().map(|r| (r.name, template(r.template))).collect();
+        let text_templates = templates.iter().map(|(name, t)| (*name, TextTemplate::new(t))).collect();
+        Office {
+            tables,
+            next,
+            templates,
+            text_templates,
+            throttle: BTreeMap::new(),
+            indexes: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Forgets the field indexes (the tables are about to change).
+    pub(crate) fn forget_indexes(&mut self) {
+        self.indexes.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The index of `table` by `field`, or `None` when some row holds a non-integer there
+    /// (the list then scans).
+    fn index(&self, table: &'static str, field: &'static str) -> Option<Arc<FieldIndex>> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        indexes
+            .entry((table, field))
+            .or_insert_with(|| {
+                let mut index = FieldIndex::new();
+                for (key, row) in &self.tables.get(table)?.rows {
+                    match row.get(field) {
+                        Some(Val::Int(v)) => index.entry(*v).or_default().push(*key),
+                        None => {}
+                        Some(_) => return None,
+                    }
+                }
+                Some(Arc::new(index))
+            })
+            .clone()
     }
 
     /// Rows per resource.
@@ -100,11 +176,36 @@ impl Office {
         value
     }
 
+    /// Writes [`Office::render_row`]'s JSON text for a list page, with `server_time` (the
+    /// clock's `serverDateTime`, where the resource carries it) and without the keys in `drop`.
+    fn render_row_text(
+        &self,
+        resource: &Resource,
+        row: &Row,
+        server_time: Option<&str>,
+        drop: &[&str],
+        out: &mut Vec<u8>,
+    ) {
+        let empty = TextTemplate::default();
+        let tpl = self.text_templates.get(resource.name).unwrap_or(&empty);
+        match server_time {
+            Some(now) if resource.server_time => {
+                render_text(row, tpl, &OdDialect, Some(("serverDateTime", now)), drop, out)
+            }
+            _ => {
+                let mut drop = drop.to_vec();
+                drop.push("serverDateTime");
+                render_text(row, tpl, &OdDialect, None, &drop, out);
+            }
+        }
+    }
+
     /// Changes `per_stream` rows of every stream the way Open Dental does: updates bump
     /// `DateTStamp`/`SecDateTEdit`; appointments are hard-deleted (with a `Deleted`
     /// history row) and inserted; procedures are marked `D` rather than deleted; child
     /// rows without change filters are hard-deleted.
     pub(crate) fn mutate(&mut self, seed: u64, round: u64, now: NaiveDateTime, per_stream: usize) -> Mutations {
+        self.forget_indexes();
         let mut rng = crate::rng::Rng::new(seed ^ round.wrapping_mul(0x9e37_79b9), "mutate");
         let mut out = Mutations::default();
         let now = now.with_nanosecond_zero();
@@ -419,25 +520,46 @@ fn list_rows(shared: &Shared, r: &Resource, query: &BTreeMap<String, String>, se
     let Some(table) = office.tables.get(r.name) else {
         return axum::Json(Value::Array(Vec::new())).into_response();
     };
-    let mut page = Vec::with_capacity(limit);
-    let mut skipped = 0;
-    for row in table.rows.values() {
+    // The filters the query uses, looked up once rather than per row.
+    let filters: Vec<(Filter, &str)> =
+        r.filters.iter().filter_map(|(name, filter)| param(query, name).map(|v| (*filter, v))).collect();
+    // `/patients/Simple` leaves out the guarantor and the stamp; providers listed per clinic
+    // carry no `serverDateTime`.
+    let drop: &[&str] = if search { &["Guarantor", "DateTStamp"] } else { &[] };
+    let server_time = (!(search || r.name == "providers" && param(query, "ClinicNum").is_some()))
+        .then(|| now.format("%Y-%m-%d %H:%M:%S").to_string());
+    let mut body = Vec::with_capacity(limit.min(1000) * 1024);
+    body.push(b'[');
+    let mut count = 0;
+    // Without filters the offset is a plain skip over the table in key order; one filter on
+    // an integer field (a list per parent) reads that field's index.
+    let unfiltered = since.is_none() && filters.is_empty();
+    let indexed = match filters.as_slice() {
+        [(Filter::Eq(field), value)] if since.is_none() => {
+            value.parse::<i64>().ok().and_then(|v| office.index(r.name, field).map(|index| (index, v)))
+        }
+        _ => None,
+    };
+    let rows: Box<dyn Iterator<Item = &Row>> = match &indexed {
+        Some((index, v)) => Box::new(index.get(v).into_iter().flatten().filter_map(|k| table.rows.get(k))),
+        None => Box::new(table.rows.values()),
+    };
+    let mut skipped = if unfiltered { offset } else { 0 };
+    for row in rows.skip(skipped) {
         if let Some((field, t)) = since
             && row.datetime(field).is_none_or(|v| v < t)
         {
             continue;
         }
         let mut keep = true;
-        for (name, filter) in r.filters {
-            if let Some(value) = param(query, name) {
-                match matches(row, *filter, value) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        keep = false;
-                        break;
-                    }
-                    Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+        for (filter, value) in &filters {
+            match matches(row, *filter, value) {
+                Ok(true) => {}
+                Ok(false) => {
+                    keep = false;
+                    break;
                 }
+                Err(message) => return error(StatusCode::BAD_REQUEST, &message),
             }
         }
         if !keep {
@@ -447,20 +569,47 @@ fn list_rows(shared: &Shared, r: &Resource, query: &BTreeMap<String, String>, se
             skipped += 1;
             continue;
         }
-        let mut value = office.render_row(r, row, (!search).then_some(now));
-        if let Value::Object(obj) = &mut value {
-            if search {
-                obj.remove("Guarantor");
-                obj.remove("DateTStamp");
-            }
-            if r.name == "providers" && param(query, "ClinicNum").is_some() {
-                obj.remove("serverDateTime");
-            }
+        if count > 0 {
+            body.push(b',');
         }
-        page.push(value);
-        if page.len() == limit {
+        office.render_row_text(r, row, server_time.as_deref(), drop, &mut body);
+        count += 1;
+        if count == limit {
             break;
         }
     }
-    axum::Json(Value::Array(page)).into_response()
+    body.push(b']');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages are written as text without building each row's tree: the text must be the
+    /// tree's, row for row, for every resource.
+    #[test]
+    fn page_text_is_the_rendered_rows() {
+        let office = Office::generate(Scale::Small, 7, crate::start_time());
+        let now = crate::start_time();
+        let stamp = now.format("%Y-%m-%d %H:%M:%S").to_string();
+        let mut checked = 0;
+        for r in RESOURCES {
+            for row in office.tables[r.name].rows.values().take(50) {
+                for (server_time, drop) in [(Some(stamp.as_str()), &[][..]), (None, &["Guarantor", "DateTStamp"][..])] {
+                    let mut want = office.render_row(r, row, server_time.map(|_| now));
+                    if let Value::Object(obj) = &mut want {
+                        for key in drop {
+                            obj.remove(*key);
+                        }
+                    }
+                    let mut text = Vec::new();
+                    office.render_row_text(r, row, server_time, drop, &mut text);
+                    assert_eq!(String::from_utf8_lossy(&text), want.to_string(), "{}", r.name);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{checked} rows checked");
+    }
 }

@@ -102,6 +102,7 @@ fn write(
         let Dataset::OpenDental(office) = &mut *data else {
             return Err(not_found("Resource not found."));
         };
+        office.forget_indexes();
         apply(office, &fields, now)
     });
     let response = match result {
