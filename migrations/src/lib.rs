@@ -14,6 +14,7 @@ mod m20261121_000003_api_key;
 mod m20261121_000004_write_back;
 mod m20261121_000005_phi_access;
 mod m20261121_000006_sync_lease;
+mod m20261121_000007_raw_payload_compression;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_write_back::Migration),
             Box::new(m20261121_000005_phi_access::Migration),
             Box::new(m20261121_000006_sync_lease::Migration),
+            Box::new(m20261121_000007_raw_payload_compression::Migration),
         ]
     }
 }

@@ -33,12 +33,15 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// Stores payloads by row id; `replace` when the rows may have one already (changed rows),
+/// otherwise a plain insert (new rows).
 pub(crate) async fn save<C: ConnectionTrait>(
     db: &C,
     practice: PracticeId,
     entity: &str,
     rows: Vec<(Uuid, &enamel_domain::RawJson)>,
     at: DateTime<Utc>,
+    replace: bool,
 ) -> Result<()> {
     let rows: Vec<ActiveModel> = rows
         .into_iter()
@@ -50,8 +53,9 @@ pub(crate) async fn save<C: ConnectionTrait>(
             recorded_at: Set(at),
         })
         .collect();
-    let conflict = OnConflictUpdate { key: vec![Column::RowId], update: vec![Column::Payload, Column::RecordedAt] };
-    insert_rows::<Entity, C>(db, rows, Some(conflict)).await?;
+    let conflict = replace
+        .then(|| OnConflictUpdate { key: vec![Column::RowId], update: vec![Column::Payload, Column::RecordedAt] });
+    insert_rows::<Entity, C>(db, rows, conflict).await?;
     Ok(())
 }
 

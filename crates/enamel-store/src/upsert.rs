@@ -136,7 +136,7 @@ where
                     report.updated += 1;
                 }
                 if let Some(payload) = &row.raw {
-                    raws.push((id, payload));
+                    raws.push((id, payload, is_new));
                 }
             }
             Err(reason) => report.rejected.push(Rejected { source_id: row.source_id.clone(), reason }),
@@ -144,7 +144,12 @@ where
     }
     write::<R::Id, C>(db, inserts, false).await?;
     write::<R::Id, C>(db, updates, true).await?;
-    raw::save(db, practice, <R::Id as TableDef>::TABLE, raws, synced_at).await?;
+    // A new row's payload is new too: a plain insert, no conflict to look for.
+    let (new_raws, changed_raws): (Vec<_>, Vec<_>) = raws.into_iter().partition(|(.., is_new)| *is_new);
+    for (raws, replace) in [(new_raws, false), (changed_raws, true)] {
+        let raws = raws.into_iter().map(|(id, payload, _)| (id, payload)).collect();
+        raw::save(db, practice, <R::Id as TableDef>::TABLE, raws, synced_at, replace).await?;
+    }
     Ok(report)
 }
 
