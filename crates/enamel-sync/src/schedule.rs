@@ -364,6 +364,9 @@ impl Scheduler {
         beat.tick().await;
         let mut held_until = tokio::time::Instant::now() + ttl;
         let mut stop = stop.clone();
+        // A renewal in progress. It is polled beside the pass, never instead of it: on SQLite
+        // the renewal waits for the one writer, which the pass may hold in a page transaction.
+        let mut renewing = None;
         let end = loop {
             tokio::select! {
                 result = &mut work => break match result {
@@ -371,17 +374,24 @@ impl Scheduler {
                     Err(e) => PassEnd::Failed(e.to_string()),
                 },
                 () = stopped(&mut stop) => break PassEnd::Stopped,
-                _ = beat.tick() => match store.renew_sync_lease(connection, stream, token, ttl).await {
-                    Ok(true) => held_until = tokio::time::Instant::now() + ttl,
-                    Ok(false) => break PassEnd::LeaseLost,
-                    Err(e) if tokio::time::Instant::now() >= held_until => {
-                        tracing::warn!(%connection, stream, error = %e, "cannot renew a sync lease before it lapsed");
-                        break PassEnd::LeaseLost;
+                _ = beat.tick(), if renewing.is_none() => {
+                    renewing = Some(Box::pin(store.renew_sync_lease(connection, stream, token, ttl)));
+                }
+                Some(renewed) = futures::future::OptionFuture::from(renewing.as_mut()), if renewing.is_some() => {
+                    renewing = None;
+                    match renewed {
+                        Ok(true) => held_until = tokio::time::Instant::now() + ttl,
+                        Ok(false) => break PassEnd::LeaseLost,
+                        Err(e) if tokio::time::Instant::now() >= held_until => {
+                            tracing::warn!(%connection, stream, error = %e, "cannot renew a sync lease before it lapsed");
+                            break PassEnd::LeaseLost;
+                        }
+                        Err(e) => tracing::warn!(%connection, stream, error = %e, "cannot renew a sync lease; retrying"),
                     }
-                    Err(e) => tracing::warn!(%connection, stream, error = %e, "cannot renew a sync lease; retrying"),
-                },
+                }
             }
         };
+        drop(renewing);
         // The pass's future is dropped here if it did not finish: an open page transaction
         // rolls back, committed pages stay with their checkpoints.
         drop(work);
