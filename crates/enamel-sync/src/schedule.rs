@@ -391,9 +391,11 @@ impl Scheduler {
                 }
             }
         };
+        // A renewal still waiting (for SQLite's writer, say) is abandoned before the release
+        // below, which needs that writer too. The pass's future is dropped here if it did not
+        // finish: an open page transaction rolls back, committed pages stay with their
+        // checkpoints.
         drop(renewing);
-        // The pass's future is dropped here if it did not finish: an open page transaction
-        // rolls back, committed pages stay with their checkpoints.
         drop(work);
         if self.dies_at(SchedulerFailPoint::BeforeRelease, stream) {
             return Ok(PassEnd::Died(SchedulerFailPoint::BeforeRelease));
