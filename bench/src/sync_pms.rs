@@ -53,6 +53,9 @@ struct Args {
     /// Pages of an ordinary stream per transaction (the sync's default when absent).
     #[arg(long)]
     pages_per_unit: Option<usize>,
+    /// Parents of a per-parent stream per transaction (the sync's default when absent).
+    #[arg(long)]
+    parents_per_unit: Option<usize>,
 }
 
 fn peak_rss_mib() -> f64 {
@@ -84,12 +87,30 @@ async fn main() -> Result<()> {
         Pms::Opendental => format!("{base}/api/v1"),
         Pms::Tdental => base,
     };
-    let result = run(&args, &api).await;
+    let result = run(&args, &api, sim.id()).await;
     let _ = sim.kill();
     result
 }
 
-async fn run(args: &Args, api: &str) -> Result<()> {
+/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
+fn cpu_seconds(pid: &str) -> f64 {
+    // `/proc` reports CPU time in USER_HZ ticks, 100 per second on Linux.
+    const TICKS: f64 = 100.0;
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command name is in parentheses and may hold spaces: fields count after it.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / TICKS)
+        })
+        .unwrap_or(0.0)
+}
+
+async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
+    let sim_pid = sim_pid.to_string();
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let (url, cleanup) = match args.backend {
         Backend::Sqlite => {
@@ -128,13 +149,18 @@ async fn run(args: &Args, api: &str) -> Result<()> {
         }
     };
     let defaults = SyncConfig::default();
-    let tuned = SyncConfig { pages_per_unit: args.pages_per_unit.unwrap_or(defaults.pages_per_unit), ..defaults };
+    let tuned = SyncConfig {
+        pages_per_unit: args.pages_per_unit.unwrap_or(defaults.pages_per_unit),
+        parents_per_unit: args.parents_per_unit.unwrap_or(defaults.parents_per_unit),
+        ..defaults
+    };
     for (label, config) in [
         ("full sync", tuned.clone()),
         ("full re-sync, unchanged", SyncConfig { full: true, ..tuned.clone() }),
         ("incremental cycle, unchanged", tuned.clone()),
     ] {
         let started = Instant::now();
+        let (own_cpu, sim_cpu) = (cpu_seconds("self"), cpu_seconds(&sim_pid));
         let target = Target {
             store: &store,
             client: client.as_ref(),
@@ -152,6 +178,7 @@ async fn run(args: &Args, api: &str) -> Result<()> {
             slowest.push((stream_started.elapsed().as_secs_f64(), spec.name));
         }
         let secs = started.elapsed().as_secs_f64();
+        let (own_cpu, sim_cpu) = (cpu_seconds("self") - own_cpu, cpu_seconds(&sim_pid) - sim_cpu);
         slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
         let fetched: u64 = outcomes.iter().map(|o| o.counts.fetched).sum();
         let written: u64 = outcomes.iter().map(|o| o.counts.inserted + o.counts.updated).sum();
@@ -170,6 +197,7 @@ async fn run(args: &Args, api: &str) -> Result<()> {
         );
         let top: Vec<String> = slowest.iter().take(5).map(|(s, n)| format!("{n} {s:.1} s")).collect();
         println!("{:<10} slowest streams: {}", "", top.join(", "));
+        println!("{:<10} CPU: sync {own_cpu:.2} s, simulator {sim_cpu:.2} s", "");
     }
     store.close().await?;
     match cleanup {

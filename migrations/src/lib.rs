@@ -15,6 +15,7 @@ mod m20261121_000004_write_back;
 mod m20261121_000005_phi_access;
 mod m20261121_000006_sync_lease;
 mod m20261121_000007_raw_payload_compression;
+mod m20261121_000008_sync_page_memo;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_phi_access::Migration),
             Box::new(m20261121_000006_sync_lease::Migration),
             Box::new(m20261121_000007_raw_payload_compression::Migration),
+            Box::new(m20261121_000008_sync_page_memo::Migration),
         ]
     }
 }

@@ -30,7 +30,7 @@ pub use ids::{EntityId, PracticeId, Source, SourceKey};
 pub use money::{Amount, Currency, Money};
 pub use practice::{LeaseRelease, PmsConnection, Practice, SyncCounts, SyncLease, SyncRun, SyncRunStatus};
 pub use records::{Keyed, Linked, Record, RefMode};
-pub use row::{RawJson, RowMeta, Stored, SyncRow};
+pub use row::{PageDigest, PageMemo, RawJson, RowMeta, Stored, SyncRow};
 pub use teeth::{Tooth, ToothList, ToothScope};
 
 /// A value that failed to parse, with what was expected.

@@ -88,3 +88,60 @@ pub struct Stored<T: Record> {
     /// The record, with references as internal ids.
     pub data: T,
 }
+
+/// A fingerprint of one PMS answer (one page of one stream), computed by the adapter over
+/// the bytes it maps, salted with everything else the mapping depends on (the adapter's
+/// code, the stream, the page size, the office time zone). Two answers with the same digest
+/// map to the same rows, so a page whose digest has not changed since its rows last landed
+/// need not be parsed or written again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageDigest(pub u128);
+
+impl std::fmt::Display for PageDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl std::str::FromStr for PageDigest {
+    type Err = crate::ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || crate::ParseError::new("page digest", s, "expected 32 hexadecimal digits");
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        u128::from_str_radix(s, 16).map(Self).map_err(|_| bad())
+    }
+}
+
+/// What the sync remembers of one page whose rows all landed (none quarantined, none
+/// refused): its digest, the PMS keys it held, and whether it was the last page. When the
+/// same page comes back with the same digest, these stand in for its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageMemo {
+    /// Where the page is in its stream: its offset, after its parent's key for streams
+    /// listed per parent (`"1337/0"`).
+    pub page: String,
+    /// The answer's digest.
+    pub digest: PageDigest,
+    /// The PMS keys of its rows, in order.
+    pub keys: Vec<String>,
+    /// It was the last page (of its parent).
+    pub complete: bool,
+}
+
+#[cfg(test)]
+mod page_digest_tests {
+    use super::PageDigest;
+
+    #[test]
+    fn a_digest_reads_back_from_its_text() {
+        let digest = PageDigest(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        assert_eq!(digest.to_string(), "0123456789abcdef0011223344556677");
+        assert_eq!(digest.to_string().parse::<PageDigest>(), Ok(digest));
+        assert_eq!(PageDigest(1).to_string().parse::<PageDigest>(), Ok(PageDigest(1)));
+        assert!("12".parse::<PageDigest>().is_err());
+        assert!("0123456789abcdef001122334455667g".parse::<PageDigest>().is_err());
+    }
+}

@@ -47,6 +47,18 @@ pub(crate) async fn json_with_retries<T: serde::de::DeserializeOwned>(
     what: &str,
     make: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<T, PmsError> {
+    answer_with_retries(limiter, backoff, what, make, |bytes| serde_json::from_slice::<T>(bytes)).await
+}
+
+/// [`json_with_retries`] with the caller's reading of a successful answer's bytes: an answer
+/// `decode` refuses is malformed and retried like one that is not JSON.
+pub(crate) async fn answer_with_retries<T, E: std::fmt::Display>(
+    limiter: &RateLimiter,
+    backoff: &Backoff,
+    what: &str,
+    make: impl Fn() -> reqwest::RequestBuilder,
+    decode: impl Fn(&[u8]) -> Result<T, E>,
+) -> Result<T, PmsError> {
     let mut backoff = backoff.clone();
     let mut last_retry_after = None;
     let mut last_reason = String::new();
@@ -58,7 +70,7 @@ pub(crate) async fn json_with_retries<T: serde::de::DeserializeOwned>(
                 let retry_after = retry_after(&response);
                 let body = response.bytes().await;
                 match (status, body) {
-                    (200..=299, Ok(bytes)) => match serde_json::from_slice::<T>(&bytes) {
+                    (200..=299, Ok(bytes)) => match decode(&bytes) {
                         Ok(value) => return Ok(value),
                         Err(e) => {
                             count_error("malformed");

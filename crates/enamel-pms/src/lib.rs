@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use enamel_domain::Batch;
+use enamel_domain::{Batch, PageDigest};
 use futures::future::BoxFuture;
 
+mod digest;
 pub mod error;
 mod http;
 pub mod limiter;
@@ -70,6 +71,10 @@ pub struct PageRequest {
     pub since: Option<NaiveDateTime>,
     /// The parent's PMS key, for streams listed per parent.
     pub parent: Option<String>,
+    /// The digest this page's answer had when its rows last landed. An adapter that
+    /// computes digests answers a page with the same digest with [`Page::same_as_known`]
+    /// set and no rows, without parsing them.
+    pub known: Option<PageDigest>,
 }
 
 /// A row the adapter could not map, kept for review.
@@ -106,6 +111,13 @@ pub struct Page {
     pub next_offset: usize,
     /// The PMS's clock when it answered, where it says (`serverDateTime`).
     pub server_time: Option<NaiveDateTime>,
+    /// The answer's digest, where the adapter computes one (one request's answer, not a
+    /// merged unit).
+    pub digest: Option<PageDigest>,
+    /// The answer had the digest of [`PageRequest::known`]: nothing was parsed, and
+    /// `batches`, `quarantined`, `deleted`, `fetched`, `keys`, `complete` and `next_offset`
+    /// are left empty for the caller to take from what it remembers of the page.
+    pub same_as_known: bool,
 }
 
 /// The stream of `streams` named `name`.

@@ -246,6 +246,10 @@ pub struct SyncArgs {
     /// Full passes even where an incremental read is possible.
     #[arg(long)]
     pub full: bool,
+    /// Map and compare every row read, even in pages whose answer is byte for byte the one
+    /// whose rows last landed (those are otherwise taken as they are).
+    #[arg(long)]
+    pub reread: bool,
     /// One JSON object on standard output instead of progress bars.
     #[arg(long)]
     pub json: bool,

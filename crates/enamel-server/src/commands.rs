@@ -420,7 +420,7 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
         bail!("practice {} has no PMS connection (see `enamel connection add`)", practice.id);
     }
     let key = master_key(key)?;
-    let config = SyncConfig { full: args.full, ..SyncConfig::default() };
+    let config = SyncConfig { full: args.full, reuse_unchanged_pages: !args.reread, ..SyncConfig::default() };
     let mut report = Vec::new();
     let mut failure = None;
     for connection in connections {
@@ -472,7 +472,8 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
             match result {
                 Ok(o) => streams.push(json!({
                     "stream": o.stream, "fetched": o.counts.fetched, "inserted": o.counts.inserted, "updated": o.counts.updated,
-                    "unchanged": o.counts.unchanged, "deleted": o.counts.deleted, "quarantined": o.counts.quarantined, "seconds": seconds,
+                    "unchanged": o.counts.unchanged, "deleted": o.counts.deleted, "quarantined": o.counts.quarantined,
+                    "pages_reused": o.pages_reused, "seconds": seconds,
                 })),
                 Err(e) => {
                     failure = Some(e);
@@ -945,7 +946,11 @@ mod tests {
         assert!(keyless.is_some_and(|e| e.contains("ENAMEL_MASTER_KEY")));
         run_with(&url, &["writeback", "run-once", "--master-key", &key]).await?;
         assert_eq!(store.write_back(Some(practice.id), wb.id).await?.state, WriteBackState::Applied);
-        run_with(&url, &["sync", "--practice", &pid, "--master-key", &key, "--json", "--stream", "commlogs"]).await?;
+        run_with(
+            &url,
+            &["sync", "--practice", &pid, "--master-key", &key, "--json", "--stream", "commlogs", "--full", "--reread"],
+        )
+        .await?;
         assert_eq!(store.write_back(Some(practice.id), wb.id).await?.state, WriteBackState::Confirmed);
         run_with(&url, &["audit", "verify"]).await?;
         store.close().await?;

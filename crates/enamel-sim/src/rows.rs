@@ -97,9 +97,10 @@ impl Row {
     /// Sets a field.
     pub fn set(&mut self, key: &'static str, value: impl Into<Val>) {
         let value = value.into();
-        match self.fields.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.fields.push((key, value)),
+        // Kept in key order, so that pages are written by merging with the template.
+        match self.fields.binary_search_by(|(k, _)| (*k).cmp(key)) {
+            Ok(at) => self.fields[at].1 = value,
+            Err(at) => self.fields.insert(at, (key, value)),
         }
     }
 
@@ -192,29 +193,69 @@ pub fn render_text(
         Row(&'a Val),
         Set(&'a str),
     }
-    let mut fields: Vec<(&str, From<'_>)> = Vec::with_capacity(template.0.len() + row.fields.len() + 1);
-    fields.extend(template.0.iter().map(|(k, v)| (k.as_str(), From::Template(v))));
-    fields.extend(row.fields.iter().map(|(k, v)| (*k, From::Row(v))));
-    fields.extend(set.map(|(k, v)| (k, From::Set(v))));
-    // Stable: of equal keys the last one wins, as with inserting into the map in this order.
-    fields.sort_by(|a, b| a.0.cmp(b.0));
     out.push(b'{');
     let mut first = true;
-    for (i, (key, from)) in fields.iter().enumerate() {
-        if fields.get(i + 1).is_some_and(|next| next.0 == *key) || drop.contains(key) {
-            continue;
+    let mut emit = |out: &mut Vec<u8>, key: &str, from: From<'_>| {
+        if drop.contains(&key) {
+            return;
         }
         if !first {
             out.push(b',');
         }
         first = false;
-        write_json(out, *key);
+        write_json(out, key);
         out.push(b':');
         match from {
             From::Template(text) => out.extend_from_slice(text),
             From::Row(value) => dialect.write(value, out),
-            From::Set(text) => write_json(out, *text),
+            From::Set(text) => write_json(out, text),
         }
+    };
+    // The template's fields and the row's are each in key order: merged, the row's value
+    // wins over the template's and `set` over both, as when inserting into a map in turn.
+    let (template, fields) = (&template.0, &row.fields);
+    let (mut t, mut r) = (0, 0);
+    let mut set = set;
+    while t < template.len() || r < fields.len() {
+        let (key, from) = match (template.get(t), fields.get(r)) {
+            (Some((tk, tv)), Some((rk, rv))) => match tk.as_str().cmp(rk) {
+                std::cmp::Ordering::Less => {
+                    t += 1;
+                    (tk.as_str(), From::Template(tv))
+                }
+                std::cmp::Ordering::Greater => {
+                    r += 1;
+                    (*rk, From::Row(rv))
+                }
+                std::cmp::Ordering::Equal => {
+                    t += 1;
+                    r += 1;
+                    (*rk, From::Row(rv))
+                }
+            },
+            (Some((tk, tv)), None) => {
+                t += 1;
+                (tk.as_str(), From::Template(tv))
+            }
+            (None, Some((rk, rv))) => {
+                r += 1;
+                (*rk, From::Row(rv))
+            }
+            (None, None) => break,
+        };
+        if let Some((set_key, set_value)) = set
+            && set_key <= key
+        {
+            emit(out, set_key, From::Set(set_value));
+            set = None;
+            if set_key == key {
+                continue;
+            }
+        }
+        emit(out, key, from);
+    }
+    if let Some((set_key, set_value)) = set {
+        emit(out, set_key, From::Set(set_value));
     }
     out.push(b'}');
 }

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use enamel_domain::ids::{ConnectionId, SyncRunId, WriteBackId};
 use enamel_domain::writeback::{AuditLink, WriteBack};
 use enamel_domain::{
-    EntityId, PmsConnection, Practice, PracticeId, Source, SourceKey, Stored, SyncCounts, SyncRow, SyncRun,
+    EntityId, PageMemo, PmsConnection, Practice, PracticeId, Source, SourceKey, Stored, SyncCounts, SyncRow, SyncRun,
 };
 use enamel_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -35,6 +35,7 @@ mod changes;
 mod column;
 mod error;
 mod integrity;
+mod page_memo;
 mod phi_access;
 mod practice;
 mod quarantine;
@@ -821,6 +822,17 @@ impl Store {
         sync_state::checkpoint(&self.db, practice, connection, stream).await
     }
 
+    /// What is remembered of a stream's pages (see [`PageMemo`]). Memos that do not read
+    /// back are left out.
+    pub async fn page_memos(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+    ) -> Result<Vec<PageMemo>> {
+        page_memo::load(&self.db, practice, connection, stream).await
+    }
+
     /// Records the start of a sync run.
     pub async fn start_run(&self, practice: PracticeId, connection: ConnectionId, stream: &str) -> Result<SyncRunId> {
         let id = {
@@ -944,6 +956,30 @@ impl Tx {
         keys: &[String],
     ) -> Result<u64> {
         quarantine::resolve(&self.txn, practice, connection, stream, keys).await
+    }
+
+    /// Remembers pages whose rows all landed in this transaction (see [`PageMemo`]),
+    /// replacing what was remembered of the same pages.
+    pub async fn save_page_memos(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+        memos: &[PageMemo],
+    ) -> Result<()> {
+        page_memo::save(&self.txn, practice, connection, stream, memos).await
+    }
+
+    /// Forgets what was remembered of these pages of a stream (all of them when `pages` is
+    /// `None`): their next answers are read in full. Returns how many memos there were.
+    pub async fn forget_page_memos(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+        pages: Option<&[String]>,
+    ) -> Result<u64> {
+        page_memo::forget(&self.txn, practice, connection, stream, pages).await
     }
 
     /// Reads a stream's checkpoint inside the transaction.

@@ -14,13 +14,13 @@
 //! Loops (the scheduler) are thin shells over these step functions; tests drive them with
 //! named [`FailPoint`]s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use enamel_domain::ids::ConnectionId;
-use enamel_domain::{PracticeId, Source, SourceKey, SyncCounts};
+use enamel_domain::{PageMemo, PracticeId, Source, SourceKey, SyncCounts};
 use enamel_pms::{Deletions, PageRequest, PmsClient, PmsError, StreamSpec};
 use enamel_store::{QuarantineEntry, SoftDelete, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,10 @@ pub struct SyncConfig {
     /// clock: edits an incremental read cannot see (outside TDental's rolling window) and
     /// deletions are caught at least this often.
     pub sweep_every: Duration,
+    /// Take a page whose answer has the digest it had when its rows last landed (see
+    /// [`enamel_domain::PageMemo`]) from what was remembered of it, without parsing or
+    /// comparing its rows again. Off, every page of a full read is mapped and compared.
+    pub reuse_unchanged_pages: bool,
 }
 
 impl Default for SyncConfig {
@@ -63,6 +67,7 @@ impl Default for SyncConfig {
             pages_per_unit: 8,
             parents_per_unit: 50,
             sweep_every: Duration::from_secs(86_400),
+            reuse_unchanged_pages: true,
         }
     }
 }
@@ -148,6 +153,10 @@ struct Cursor {
     /// PMS clock at the start of the last complete full pass (the last sweep).
     #[serde(default)]
     swept_at: Option<NaiveDateTime>,
+    /// The last complete pass was a full one that reconciled deletions: every live row of
+    /// the stream was in one of its pages (and so in their memos).
+    #[serde(default)]
+    reconciled: bool,
 }
 
 impl Cursor {
@@ -181,8 +190,11 @@ pub struct StreamOutcome {
     pub stream: String,
     /// Counts.
     pub counts: SyncCounts,
-    /// Pages committed.
+    /// Units committed (a unit is one or more pages, or the pages of several parents).
     pub pages: usize,
+    /// Pages whose answer was unchanged since their rows last landed: taken as remembered,
+    /// without parsing or comparing their rows.
+    pub pages_reused: usize,
     /// The pass resumed an interrupted one.
     pub resumed: bool,
 }
@@ -273,15 +285,42 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
             .collect(),
         None => vec![None],
     };
+    // What is remembered of the pages of a full read: an unchanged answer stands in for
+    // its rows. Incremental reads change with their window; they are always read in full.
+    let memos: HashMap<String, PageMemo> = if progress.since.is_none() && config.reuse_unchanged_pages {
+        store
+            .page_memos(practice, connection, stream)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|memo| (memo.page.clone(), memo))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    // Pages read in this pass: at the end of a whole one, memos of pages that no longer
+    // exist are forgotten.
+    let mut visited: Option<HashSet<String>> = (!resumed && !memos.is_empty()).then(HashSet::new);
+    // Whether every page of the pass so far was taken as remembered, and which those were.
+    let mut every_page_same = !memos.is_empty();
+    let mut reused: Vec<String> = Vec::new();
+    let reading = Reading { client, spec, parents: &parents, config, memos: &memos };
     let mut page_no = 0;
     // The next unit, fetched while the current one is written.
     let mut prefetched = None;
     loop {
         injected(FailPoint::BeforeFetch, page_no)?;
-        let (mut page, parents_done) = match prefetched.take() {
+        let (unit, parents_done) = match prefetched.take() {
             Some(unit) => unit?,
-            None => fetch_unit(client, spec, &parents, &progress, config).await?,
+            None => reading.unit(&progress).await?,
         };
+        let Unit { mut page, fresh, mut unremembered, same_pages, same_rows } = unit;
+        every_page_same &= fresh.is_empty() && unremembered.is_empty() && page.fetched == 0;
+        if let Some(visited) = visited.as_mut() {
+            visited.extend(fresh.iter().map(|m| m.page.clone()));
+            visited.extend(unremembered.iter().cloned());
+            visited.extend(same_pages.iter().cloned());
+        }
         // Offset paging over a list that changes can return a row twice: keep its last copy.
         for batch in &mut page.batches {
             batch.dedup_keys();
@@ -290,10 +329,13 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         // The pass ends with the last page of the last parent.
         let pass_complete = page.complete && progress.parent_index + parents_done >= parents.len();
         progress.pass_server_time = progress.pass_server_time.or(page.server_time);
-        outcome.counts.fetched += page.fetched as u64;
+        outcome.counts.fetched += page.fetched as u64 + same_rows;
+        outcome.counts.unchanged += same_rows;
+        outcome.pages_reused += same_pages.len();
         if let Some(keys) = keys.as_mut() {
             keys.extend(page.keys.iter().filter_map(|k| SourceKey::parse(k).ok()));
         }
+        reused.extend(same_pages);
         if page.complete {
             progress.parent_index += parents_done;
             progress.offset = 0;
@@ -313,6 +355,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
                 })
                 .collect();
             let mut stored_keys = Vec::new();
+            let mut refused_here = false;
             for batch in &page.batches {
                 let report = write::write(&tx, practice, source, batch).await.map_err(store_err)?;
                 outcome.counts.inserted += report.inserted;
@@ -328,7 +371,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
                         .collect();
                     stored_keys.extend(page.keys.iter().filter(|k| !refused.contains(k.as_str())).cloned());
                 }
-                refused_for_parents |= !report.rejected.is_empty();
+                refused_here |= !report.rejected.is_empty();
                 quarantine.extend(report.rejected.iter().map(|r| QuarantineEntry {
                     stream: stream.to_owned(),
                     source_id: Some(r.source_id.to_string()),
@@ -343,37 +386,87 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
                 }
             }
             for (entity, keys) in &reported {
-                outcome.counts.deleted +=
-                    write::delete_reported(&tx, practice, source, entity, keys).await.map_err(store_err)?;
+                let deleted = write::delete_reported(&tx, practice, source, entity, keys).await.map_err(store_err)?;
+                outcome.counts.deleted += deleted;
+                if deleted > 0 {
+                    // A row the PMS reports deleted may still sit in a remembered page of
+                    // the stream that lists it: that page must be read again to tell.
+                    for other in client.streams().iter().filter(|s| s.entity == *entity && s.name != stream) {
+                        tx.forget_page_memos(practice, connection, other.name, None).await.map_err(store_err)?;
+                    }
+                }
+            }
+            refused_for_parents |= refused_here;
+            // Pages whose rows all landed are remembered; a page with a row refused or
+            // quarantined is read in full again next time (its row may land then).
+            let remembered = if refused_here {
+                unremembered.extend(fresh.iter().map(|m| m.page.clone()));
+                &[][..]
+            } else {
+                &fresh[..]
+            };
+            tx.save_page_memos(practice, connection, stream, remembered).await.map_err(store_err)?;
+            if pass_complete && let Some(visited) = visited.as_ref() {
+                unremembered.extend(memos.keys().filter(|page| !visited.contains(*page)).cloned());
+            }
+            if !unremembered.is_empty() {
+                tx.forget_page_memos(practice, connection, stream, Some(&unremembered)).await.map_err(store_err)?;
             }
             outcome.counts.quarantined += quarantine.len() as u64;
             tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
             tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
             if pass_complete {
-                if let Some(keys) = keys.as_ref() {
-                    let reconciled = write::reconcile(
-                        &tx,
-                        practice,
-                        source,
-                        spec.entity,
-                        spec.key_prefix,
-                        keys,
-                        config.max_delete_share,
-                    )
-                    .await
-                    .map_err(store_err)?;
-                    match reconciled {
-                        Some(SoftDelete::Applied { deleted, .. }) => outcome.counts.deleted += deleted,
-                        Some(SoftDelete::Refused { would_delete, live }) => guard_refusal = Some((would_delete, live)),
-                        None => {}
+                // Whether every live row of the stream is now in a page of this pass.
+                let mut reconciled = false;
+                if let Some(mut keys) = keys.take() {
+                    if every_page_same && !reused.is_empty() && cursor.reconciled {
+                        // Every page is the one whose rows last landed, and the pass that
+                        // remembered them left no live row outside them: nothing to delete.
+                        reconciled = true;
+                    } else {
+                        for page in &reused {
+                            let remembered = memos.get(page).map(|m| m.keys.as_slice()).unwrap_or_default();
+                            keys.extend(remembered.iter().filter_map(|k| SourceKey::parse(k).ok()));
+                        }
+                        let outcome_of = write::reconcile(
+                            &tx,
+                            practice,
+                            source,
+                            spec.entity,
+                            spec.key_prefix,
+                            &keys,
+                            config.max_delete_share,
+                        )
+                        .await
+                        .map_err(store_err)?;
+                        match outcome_of {
+                            Some(SoftDelete::Applied { deleted, .. }) => {
+                                outcome.counts.deleted += deleted;
+                                reconciled = true;
+                            }
+                            Some(SoftDelete::Refused { would_delete, live }) => {
+                                guard_refusal = Some((would_delete, live));
+                            }
+                            None => {}
+                        }
                     }
                 }
                 let next = if refused_for_parents {
-                    cursor.clone()
+                    Cursor { reconciled: false, ..cursor.clone() }
                 } else {
                     let server_time = progress.pass_server_time.or(cursor.server_time);
                     let full = progress.since.is_none();
-                    Cursor { server_time, swept_at: if full { server_time } else { cursor.swept_at } }
+                    Cursor {
+                        server_time,
+                        swept_at: if full { server_time } else { cursor.swept_at },
+                        // An incremental pass that wrote a row may have made it live
+                        // outside every remembered page: the next full pass reconciles.
+                        reconciled: if full {
+                            reconciled
+                        } else {
+                            cursor.reconciled && outcome.counts.inserted + outcome.counts.updated == 0
+                        },
+                    }
                 };
                 tx.save_checkpoint(practice, connection, stream, json(&next), None).await.map_err(store_err)?;
             } else {
@@ -386,8 +479,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         if pass_complete {
             write_unit.await?;
         } else {
-            let (written, next) =
-                futures::future::join(write_unit, fetch_unit(client, spec, &parents, &progress, config)).await;
+            let (written, next) = futures::future::join(write_unit, reading.unit(&progress)).await;
             written?;
             prefetched = Some(next);
         }
@@ -422,6 +514,73 @@ fn empty_page() -> enamel_pms::Page {
         complete: true,
         next_offset: 0,
         server_time: None,
+        digest: None,
+        same_as_known: false,
+    }
+}
+
+/// One unit of work: the rows of the pages read in full, merged into one page, and what
+/// stands in for the pages whose answers were remembered.
+#[derive(Debug)]
+struct Unit {
+    /// The pages read in full, merged: their rows and keys.
+    page: enamel_pms::Page,
+    /// Memos for the pages read in full, to save if their rows all land.
+    fresh: Vec<PageMemo>,
+    /// Pages read in full that cannot be remembered (a row quarantined).
+    unremembered: Vec<String>,
+    /// The remembered pages whose answers were unchanged.
+    same_pages: Vec<String>,
+    /// Rows in those pages.
+    same_rows: u64,
+}
+
+impl Unit {
+    fn new() -> Self {
+        Self { page: empty_page(), fresh: Vec::new(), unremembered: Vec::new(), same_pages: Vec::new(), same_rows: 0 }
+    }
+
+    /// Adds one page's answer (see [`Reading::page`]), which becomes the unit's last page.
+    fn add(&mut self, answer: Answer) {
+        let Answer { page, key, same } = answer;
+        let (complete, next_offset) = (page.complete, page.next_offset);
+        match same {
+            Some(rows) => {
+                self.same_rows += rows as u64;
+                self.page.server_time = self.page.server_time.or(page.server_time);
+                self.same_pages.push(key);
+            }
+            None => {
+                match page.digest {
+                    Some(digest) if page.quarantined.is_empty() => self.fresh.push(PageMemo {
+                        page: key,
+                        digest,
+                        keys: page.keys.clone(),
+                        complete: page.complete,
+                    }),
+                    Some(_) => self.unremembered.push(key),
+                    None => {}
+                }
+                merge(&mut self.page, page);
+            }
+        }
+        self.page.complete = complete;
+        self.page.next_offset = next_offset;
+    }
+}
+
+/// One page's answer: the page, where it is, and for an unchanged remembered page, its
+/// rows (its keys are in the memo).
+struct Answer {
+    page: enamel_pms::Page,
+    key: String,
+    same: Option<usize>,
+}
+
+impl Answer {
+    /// Rows in the page.
+    fn rows(&self) -> usize {
+        self.same.unwrap_or(self.page.fetched)
     }
 }
 
@@ -445,78 +604,115 @@ fn merge(into: &mut enamel_pms::Page, page: enamel_pms::Page) {
     into.server_time = into.server_time.or(page.server_time);
 }
 
-/// The next unit of work, merged into one page so that one transaction covers it: up to
-/// `pages_per_unit` pages of an ordinary stream, or for streams listed per parent every page
-/// of up to `parents_per_unit` parents; [`CONCURRENCY`] requests in flight. Returns the page
-/// and how many parents it completes.
-async fn fetch_unit(
-    client: &dyn PmsClient,
-    spec: &StreamSpec,
-    parents: &[Option<String>],
-    progress: &Progress,
-    config: &SyncConfig,
-) -> Result<(enamel_pms::Page, usize), SyncError> {
-    use futures::StreamExt;
-    let stream = spec.name;
-    let pms_err = |source| SyncError::Pms { stream: stream.to_owned(), source };
-    let request = |offset, parent: Option<String>| PageRequest { offset, since: progress.since, parent };
-    let Some(first) = parents.get(progress.parent_index) else {
-        // Past the last parent (or none at all): an empty last page.
-        return Ok((empty_page(), 0));
-    };
-    if first.is_none() || progress.offset > 0 || spec.paged_parents {
-        // An ordinary stream (or one parent's long list, or the rest of a parent interrupted
-        // mid-way): the next page, and when it is full, up to `pages_per_unit` − 1 more
-        // fetched in parallel and merged.
-        let head = client.fetch(stream, request(progress.offset, first.clone())).await.map_err(pms_err)?;
-        if head.complete || head.fetched == 0 {
-            let done = usize::from(head.complete);
-            return Ok((head, done));
+/// Reads a stream's units from the PMS, with what is remembered of its pages.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    client: &'a dyn PmsClient,
+    spec: &'a StreamSpec,
+    parents: &'a [Option<String>],
+    config: &'a SyncConfig,
+    memos: &'a HashMap<String, PageMemo>,
+}
+
+impl Reading<'_> {
+    fn pms_err(&self, source: PmsError) -> SyncError {
+        SyncError::Pms { stream: self.spec.name.to_owned(), source }
+    }
+
+    /// One page. A remembered page whose answer is unchanged comes back with the length
+    /// and end that were remembered of it (its keys stay in the memo).
+    async fn page(
+        &self,
+        since: Option<NaiveDateTime>,
+        offset: usize,
+        parent: Option<String>,
+    ) -> Result<Answer, SyncError> {
+        let key = match &parent {
+            Some(parent) => format!("{parent}/{offset}"),
+            None => offset.to_string(),
+        };
+        let memo = self.memos.get(&key);
+        let request = PageRequest { offset, since, parent, known: memo.map(|m| m.digest) };
+        let mut page = self.client.fetch(self.spec.name, request).await.map_err(|e| self.pms_err(e))?;
+        let same = match (memo, page.same_as_known) {
+            (Some(memo), true) => {
+                page.complete = memo.complete;
+                page.next_offset = offset + memo.keys.len();
+                Some(memo.keys.len())
+            }
+            (None, true) => {
+                let reason = "the client answered a page as unchanged without a known digest".to_owned();
+                return Err(self.pms_err(PmsError::Protocol(reason)));
+            }
+            (_, false) => None,
+        };
+        Ok(Answer { page, key, same })
+    }
+
+    /// The next unit of work: up to `pages_per_unit` pages of an ordinary stream, or for
+    /// streams listed per parent every page of up to `parents_per_unit` parents;
+    /// [`CONCURRENCY`] requests in flight. Returns the unit and how many parents it completes.
+    async fn unit(&self, progress: &Progress) -> Result<(Unit, usize), SyncError> {
+        use futures::StreamExt;
+        let (parents, config, since) = (self.parents, self.config, progress.since);
+        let mut unit = Unit::new();
+        let Some(first) = parents.get(progress.parent_index) else {
+            // Past the last parent (or none at all): an empty last page.
+            return Ok((unit, 0));
+        };
+        if first.is_none() || progress.offset > 0 || self.spec.paged_parents {
+            // An ordinary stream (or one parent's long list, or the rest of a parent
+            // interrupted mid-way): the next page, and when it is full, up to
+            // `pages_per_unit` − 1 more fetched in parallel.
+            let head = self.page(since, progress.offset, first.clone()).await?;
+            let (complete, rows, next_offset) = (head.page.complete, head.rows(), head.page.next_offset);
+            unit.add(head);
+            if complete || rows == 0 {
+                unit.page.complete = complete;
+                return Ok((unit, usize::from(complete)));
+            }
+            let offsets: Vec<usize> = (0..config.pages_per_unit.max(1) - 1).map(|i| next_offset + i * rows).collect();
+            let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(offsets)
+                .map(|offset| self.page(since, offset, first.clone()))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            for answer in answers {
+                let answer = answer?;
+                let complete = answer.page.complete;
+                unit.add(answer);
+                if complete {
+                    break;
+                }
+            }
+            let done = usize::from(unit.page.complete);
+            return Ok((unit, done));
         }
-        let page_size = head.fetched;
-        let offsets: Vec<usize> =
-            (0..config.pages_per_unit.max(1) - 1).map(|i| head.next_offset + i * page_size).collect();
-        let pages: Vec<Result<enamel_pms::Page, PmsError>> = futures::stream::iter(offsets)
-            .map(|offset| client.fetch(stream, request(offset, first.clone())))
+        let chunk: Vec<String> = parents[progress.parent_index..]
+            .iter()
+            .take(config.parents_per_unit.max(1))
+            .filter_map(Clone::clone)
+            .collect();
+        let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(chunk.iter().cloned())
+            .map(|parent| self.page(since, 0, Some(parent)))
             .buffered(CONCURRENCY)
             .collect()
             .await;
-        let mut unit = head;
-        for page in pages {
-            let page = page.map_err(pms_err)?;
-            let (complete, next_offset) = (page.complete, page.next_offset);
-            merge(&mut unit, page);
-            unit.complete = complete;
-            unit.next_offset = next_offset;
-            if complete {
-                break;
+        for (parent, answer) in chunk.iter().zip(answers) {
+            let mut answer = answer?;
+            // A parent with more than a page of rows: the rest, in order.
+            loop {
+                let (complete, next_offset) = (answer.page.complete, answer.page.next_offset);
+                unit.add(answer);
+                if complete {
+                    break;
+                }
+                answer = self.page(since, next_offset, Some(parent.clone())).await?;
             }
         }
-        let done = usize::from(unit.complete);
-        return Ok((unit, done));
+        unit.page.complete = true;
+        Ok((unit, chunk.len()))
     }
-    let chunk: Vec<String> =
-        parents[progress.parent_index..].iter().take(config.parents_per_unit.max(1)).filter_map(Clone::clone).collect();
-    let pages: Vec<Result<enamel_pms::Page, PmsError>> = futures::stream::iter(chunk.iter().cloned())
-        .map(|parent| client.fetch(stream, request(0, Some(parent))))
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut unit = empty_page();
-    for (parent, page) in chunk.iter().zip(pages) {
-        let mut page = page.map_err(pms_err)?;
-        // A parent with more than a page of rows: the rest, in order.
-        while !page.complete {
-            let next = client.fetch(stream, request(page.next_offset, Some(parent.clone()))).await.map_err(pms_err)?;
-            let complete = next.complete;
-            let next_offset = next.next_offset;
-            merge(&mut page, next);
-            page.complete = complete;
-            page.next_offset = next_offset;
-        }
-        merge(&mut unit, page);
-    }
-    Ok((unit, chunk.len()))
 }
 
 /// Every stream of the PMS once, in dependency order. A stream's failure is returned
@@ -545,11 +741,11 @@ mod tests {
     #[test]
     fn incremental_passes_sweep_when_the_last_sweep_is_old() {
         let config = SyncConfig { sweep_every: Duration::from_secs(6 * 3600), ..SyncConfig::default() };
-        let never = Cursor { server_time: at(10), swept_at: None };
+        let never = Cursor { server_time: at(10), swept_at: None, reconciled: false };
         assert_eq!(never.since(&config), None, "no sweep yet: a full pass");
-        let recent = Cursor { server_time: at(10), swept_at: at(8) };
+        let recent = Cursor { server_time: at(10), swept_at: at(8), reconciled: false };
         assert_eq!(recent.since(&config), at(10).map(|t| t - chrono::Duration::minutes(5)), "from the lookback");
-        let due = Cursor { server_time: at(15), swept_at: at(8) };
+        let due = Cursor { server_time: at(15), swept_at: at(8), reconciled: false };
         assert_eq!(due.since(&config), None, "seven hours after the last sweep");
         let forced = SyncConfig { full: true, ..config };
         assert_eq!(recent.since(&forced), None);

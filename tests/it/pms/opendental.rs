@@ -171,7 +171,7 @@ async fn incremental_pages_bring_only_changed_rows() {
     sim.control.advance(chrono::Duration::minutes(5));
     let changed = sim.control.mutate(3);
     let next = client
-        .fetch("appointments", PageRequest { offset: 0, since: Some(server_time), parent: None })
+        .fetch("appointments", PageRequest { offset: 0, since: Some(server_time), parent: None, known: None })
         .await
         .expect("page");
     assert!(next.fetched >= changed.inserted["appointments"], "{} rows for {changed:?}", next.fetched);

@@ -101,6 +101,7 @@ backend_tests!(
     changes_in_the_pms_reach_the_store_incrementally,
     a_mass_deletion_is_refused_and_changes_nothing,
     bad_rows_are_quarantined_with_their_reason,
+    unchanged_pages_are_taken_as_remembered_and_change_nothing,
 );
 
 async fn a_first_sync_copies_the_office_and_a_second_changes_nothing(store: Store) -> Result<()> {
@@ -248,6 +249,67 @@ async fn bad_rows_are_quarantined_with_their_reason(store: Store) -> Result<()> 
     );
     let procedures = outcomes.iter().find(|o| o.stream == "procedurelogs").context("procedurelogs")?;
     ensure!(procedures.counts.inserted as usize + dependents.len() == sim.control.counts()["procedurelogs"]);
+    ensure!(store.check_references(p).await?.is_empty());
+    // The fault is over: a full pass reads the pages that held refused rows again (they
+    // were not remembered), and every row lands.
+    let full = SyncConfig { full: true, ..SyncConfig::default() };
+    sync_once(target(&store, &client, p, c, &full, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    ensure!(store.quarantined(p, 100).await?.iter().all(|q| q.resolved_at.is_some()), "every refusal resolved");
+    let stored: Vec<ProcedureId> = store.live_ids(p).await?;
+    ensure!(stored.len() == sim.control.counts()["procedurelogs"]);
+    Ok(())
+}
+
+/// What two practices synced from one office hold, table by table, without the practice.
+async fn same_rows(store: &Store, a: PracticeId, b: PracticeId) -> Result<()> {
+    let (a, b) = (fingerprint(store, a).await?, fingerprint(store, b).await?);
+    for (table, (a, b)) in a.iter().zip(&b).enumerate() {
+        ensure!(a == b, "table {table} differs: {} vs {} rows", a.len(), b.len());
+    }
+    Ok(())
+}
+
+async fn unchanged_pages_are_taken_as_remembered_and_change_nothing(store: Store) -> Result<()> {
+    let sim = office().await;
+    let client = client(&sim);
+    let config = SyncConfig { max_delete_share: 0.5, ..SyncConfig::default() };
+    let full = SyncConfig { full: true, ..config.clone() };
+    let reread = SyncConfig { reuse_unchanged_pages: false, ..full.clone() };
+    let (p, c) = connected(&store, "Remembers").await?;
+    let (q, d) = connected(&store, "Rereads").await?;
+    sync_once(target(&store, &client, p, c, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    sync_once(target(&store, &client, q, d, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    // Nothing changed, the clock moved: every page of a full pass is taken as remembered,
+    // its rows counted as fetched and unchanged.
+    sim.control.advance(chrono::Duration::minutes(30));
+    let again = sync_once(target(&store, &client, p, c, &full, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    let counts = sim.control.counts();
+    for o in &again {
+        ensure!(o.counts.fetched as usize == counts[&o.stream], "{}: {:?}", o.stream, o.counts);
+        ensure!(o.counts.unchanged == o.counts.fetched, "{}: {:?}", o.stream, o.counts);
+        ensure!(o.pages_reused > 0, "{}: no page taken as remembered", o.stream);
+    }
+    // The office changes (edits, inserts, hard deletes across the streams): pages that
+    // changed are read in full, the rest taken as remembered, and the store ends exactly
+    // like one that read every row.
+    sim.control.advance(chrono::Duration::minutes(30));
+    sim.control.mutate(5);
+    let changed = sync_once(target(&store, &client, p, c, &full, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    sync_once(target(&store, &client, q, d, &reread, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    same_rows(&store, p, q).await?;
+    let written: u64 = changed.iter().map(|o| o.counts.inserted + o.counts.updated + o.counts.deleted).sum();
+    let reused: usize = changed.iter().map(|o| o.pages_reused).sum();
+    ensure!(written > 0 && reused > 0, "{written} rows written, {reused} pages reused");
+    // Appointments the history reports deleted: the appointment pages that may list them
+    // are forgotten, to be read in full next time.
+    ensure!(store.page_memos(p, c, "appointments").await?.is_empty());
+    ensure!(!store.page_memos(p, c, "claimprocs").await?.is_empty());
+    // And once more, nothing changed: nothing is written.
+    let quiet = sync_once(target(&store, &client, p, c, &full, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    for o in &quiet {
+        ensure!(o.counts.inserted + o.counts.updated + o.counts.deleted == 0, "{}: {:?}", o.stream, o.counts);
+    }
+    same_rows(&store, p, q).await?;
     ensure!(store.check_references(p).await?.is_empty());
     Ok(())
 }

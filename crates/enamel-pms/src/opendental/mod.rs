@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
-use enamel_domain::{Batch, RawJson, SourceKey, SyncRow};
+use enamel_domain::{Batch, PageDigest, RawJson, SourceKey, SyncRow};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -254,15 +254,62 @@ impl OdClient {
             query.push(("HistApptAction", "Deleted".to_owned()));
         }
         // The answer is read as text first, so that each row's raw payload is kept as sent
-        // rather than rebuilt from a parsed tree. Parsing and mapping the rows is CPU work:
-        // it runs off the async threads, so that the next page's request and the previous
-        // unit's write go on meanwhile.
-        let body: Box<RawValue> = self.get_json(path, &query).await?;
+        // rather than rebuilt from a parsed tree, and digested: an answer with the digest
+        // the caller knows maps to the rows it already has, and is not parsed at all.
+        let salt = crate::digest::Salt {
+            stream,
+            limit,
+            time_zone: self.config.time_zone.name(),
+            base_url: &self.config.base_url,
+        };
+        let url = format!("{}/{path}", self.config.base_url);
+        let auth = format!("ODFHIR {}/{}", self.config.developer_key, self.config.customer_key);
+        let answer = crate::http::answer_with_retries(
+            &self.limiter,
+            &self.config.backoff,
+            path,
+            || {
+                self.http
+                    .get(&url)
+                    .header("Authorization", &auth)
+                    .header("Content-Type", "application/json")
+                    .query(&query)
+            },
+            |bytes| {
+                let (digest, clock) = crate::digest::digest(salt, bytes, "serverDateTime");
+                if request.known == Some(digest) {
+                    return Ok(Answer::Same { digest, server_time: clock.and_then(parse_server_time) });
+                }
+                serde_json::from_slice::<Box<RawValue>>(bytes).map(|body| Answer::Body { digest, body })
+            },
+        )
+        .await?;
+        let (digest, body) = match answer {
+            Answer::Same { digest, server_time } => {
+                return Ok(Page {
+                    batches: Vec::new(),
+                    quarantined: Vec::new(),
+                    deleted: Vec::new(),
+                    fetched: 0,
+                    keys: Vec::new(),
+                    complete: false,
+                    next_offset: request.offset,
+                    server_time,
+                    digest: Some(digest),
+                    same_as_known: true,
+                });
+            }
+            Answer::Body { digest, body } => (digest, body),
+        };
+        // Parsing and mapping the rows is CPU work: it runs off the async threads, so that
+        // the next page's request and the previous unit's write go on meanwhile.
         let tz = self.config.time_zone;
         let offset = request.offset;
-        tokio::task::spawn_blocking(move || read_page(stream, path, &body, offset, limit, tz))
+        let mut page = tokio::task::spawn_blocking(move || read_page(stream, path, &body, offset, limit, tz))
             .await
-            .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?
+            .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))??;
+        page.digest = Some(digest);
+        Ok(page)
     }
 }
 
@@ -284,10 +331,8 @@ fn read_page(
         .map(|text| serde_json::from_str::<Value>(text.get()))
         .collect::<Result<Vec<Value>, _>>()
         .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))?;
-    let server_time = rows
-        .iter()
-        .find_map(|r| r.get("serverDateTime").and_then(Value::as_str))
-        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok());
+    let server_time =
+        rows.iter().find_map(|r| r.get("serverDateTime").and_then(Value::as_str)).and_then(parse_server_time);
     let pk = pk_of(stream);
     let keys = rows
         .iter()
@@ -310,9 +355,24 @@ fn read_page(
         complete: rows.len() < limit,
         next_offset: offset + rows.len(),
         server_time,
+        digest: None,
+        same_as_known: false,
     };
     map_rows(stream, &rows, &texts, tz, &mut page);
     Ok(page)
+}
+
+/// An answer to a page request, as read in the retry loop.
+enum Answer {
+    /// The digest the caller knows: not parsed.
+    Same { digest: PageDigest, server_time: Option<NaiveDateTime> },
+    /// Another answer, checked to be JSON.
+    Body { digest: PageDigest, body: Box<RawValue> },
+}
+
+/// Open Dental's `serverDateTime` (the office's clock, no zone).
+fn parse_server_time(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()
 }
 
 fn short(v: &Value) -> String {

@@ -459,6 +459,8 @@ impl TdClient {
                 complete,
                 next_offset: request.offset + fetched,
                 server_time,
+                digest: None,
+                same_as_known: false,
             };
             map_rows(stream, &items, tz, &mut page);
             page

@@ -95,6 +95,10 @@ pub struct Office {
     /// list filtered on that field (adjustments per `PatNum`: one request per patient) and
     /// forgotten whenever the tables change ([`Office::forget_indexes`]).
     indexes: std::sync::Mutex<FieldIndexes>,
+    /// Keys of each table's rows in key order, built on first use by an unfiltered list and
+    /// forgotten like the indexes: a page at any offset starts there without walking the
+    /// rows before it.
+    orders: std::sync::Mutex<BTreeMap<&'static str, Arc<Vec<i64>>>>,
 }
 
 /// Field indexes by (table, field); `None` where the field is not an integer in every row.
@@ -120,12 +124,25 @@ impl Office {
             text_templates,
             throttle: BTreeMap::new(),
             indexes: std::sync::Mutex::default(),
+            orders: std::sync::Mutex::default(),
         }
     }
 
     /// Forgets the field indexes (the tables are about to change).
     pub(crate) fn forget_indexes(&mut self) {
         self.indexes.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        self.orders.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The keys of `table`'s rows, in key order.
+    fn order(&self, table: &'static str) -> Arc<Vec<i64>> {
+        let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
+        orders
+            .entry(table)
+            .or_insert_with(|| {
+                Arc::new(self.tables.get(table).map(|t| t.rows.keys().copied().collect()).unwrap_or_default())
+            })
+            .clone()
     }
 
     /// The index of `table` by `field`, or `None` when some row holds a non-integer there
@@ -540,12 +557,14 @@ fn list_rows(shared: &Shared, r: &Resource, query: &BTreeMap<String, String>, se
         }
         _ => None,
     };
-    let rows: Box<dyn Iterator<Item = &Row>> = match &indexed {
-        Some((index, v)) => Box::new(index.get(v).into_iter().flatten().filter_map(|k| table.rows.get(k))),
-        None => Box::new(table.rows.values()),
+    let order = unfiltered.then(|| office.order(r.name));
+    let rows: Box<dyn Iterator<Item = &Row>> = match (&indexed, &order) {
+        (Some((index, v)), _) => Box::new(index.get(v).into_iter().flatten().filter_map(|k| table.rows.get(k))),
+        (None, Some(order)) => Box::new(order.iter().skip(offset).filter_map(|k| table.rows.get(k))),
+        (None, None) => Box::new(table.rows.values()),
     };
     let mut skipped = if unfiltered { offset } else { 0 };
-    for row in rows.skip(skipped) {
+    for row in rows {
         if let Some((field, t)) = since
             && row.datetime(field).is_none_or(|v| v < t)
         {
