@@ -28,19 +28,43 @@ pub(crate) struct Salt<'a> {
     pub(crate) base_url: &'a str,
 }
 
+/// An answer to a page request, as read in the retry loop.
+pub(crate) enum Answer<T> {
+    /// It has the digest the caller knows: not parsed. With the first value of the
+    /// volatile field, if any.
+    Same { digest: PageDigest, volatile: Option<String> },
+    /// Another answer, parsed.
+    Body { digest: PageDigest, body: T },
+}
+
+/// Reads an answer's bytes: digested first, and parsed only when the digest is not `known`.
+pub(crate) fn read_answer<T: serde::de::DeserializeOwned>(
+    salt: Salt<'_>,
+    bytes: &[u8],
+    volatile: Option<&str>,
+    known: Option<PageDigest>,
+) -> Result<Answer<T>, serde_json::Error> {
+    let (digest, first) = digest(salt, bytes, volatile);
+    if known == Some(digest) {
+        return Ok(Answer::Same { digest, volatile: first.map(str::to_owned) });
+    }
+    serde_json::from_slice::<T>(bytes).map(|body| Answer::Body { digest, body })
+}
+
 /// The digest of `body`, leaving out the values of `volatile` (a field name), and the
 /// first such value.
-pub(crate) fn digest<'b>(salt: Salt<'_>, body: &'b [u8], volatile: &str) -> (PageDigest, Option<&'b str>) {
+pub(crate) fn digest<'b>(salt: Salt<'_>, body: &'b [u8], volatile: Option<&str>) -> (PageDigest, Option<&'b str>) {
     let mut hasher = Xxh3::new();
     for part in [MAPPING, salt.stream, salt.time_zone, salt.base_url] {
         hasher.update(&(part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
     hasher.update(&(salt.limit as u64).to_le_bytes());
-    let needle = format!("\"{volatile}\":\"");
+    let needle = volatile.map(|field| format!("\"{field}\":\"")).unwrap_or_default();
     let mut first = None;
     let mut from = 0;
-    for at in memchr::memmem::find_iter(body, needle.as_bytes()) {
+    let found = volatile.map(|_| memchr::memmem::find_iter(body, needle.as_bytes()));
+    for at in found.into_iter().flatten() {
         if at < from {
             continue;
         }
@@ -66,7 +90,7 @@ mod tests {
         Salt { stream: "procedurelogs", limit: 1000, time_zone: "America/New_York", base_url: "http://od/api/v1" };
 
     fn of(body: &str) -> PageDigest {
-        digest(SALT, body.as_bytes(), "serverDateTime").0
+        digest(SALT, body.as_bytes(), Some("serverDateTime")).0
     }
 
     #[test]
@@ -74,8 +98,10 @@ mod tests {
         let a = r#"[{"ProcNum":1,"serverDateTime":"2026-03-02 10:00:00"},{"ProcNum":2,"serverDateTime":"2026-03-02 10:00:00"}]"#;
         let b = r#"[{"ProcNum":1,"serverDateTime":"2026-03-02 10:00:07"},{"ProcNum":2,"serverDateTime":"2026-03-02 10:00:08"}]"#;
         assert_eq!(of(a), of(b));
-        assert_eq!(digest(SALT, b.as_bytes(), "serverDateTime").1, Some("2026-03-02 10:00:07"));
-        assert_eq!(digest(SALT, b"[]", "serverDateTime").1, None);
+        assert_eq!(digest(SALT, b.as_bytes(), Some("serverDateTime")).1, Some("2026-03-02 10:00:07"));
+        assert_eq!(digest(SALT, b"[]", Some("serverDateTime")).1, None);
+        // Without a volatile field every byte counts.
+        assert_ne!(digest(SALT, a.as_bytes(), None).0, digest(SALT, b.as_bytes(), None).0);
     }
 
     #[test]
@@ -99,14 +125,14 @@ mod tests {
     #[test]
     fn the_salt_is_part_of_it() {
         let body = br#"[{"ProcNum":1}]"#;
-        let base = digest(SALT, body, "serverDateTime").0;
+        let base = digest(SALT, body, Some("serverDateTime")).0;
         for salt in [
             Salt { stream: "claimprocs", ..SALT },
             Salt { limit: 100, ..SALT },
             Salt { time_zone: "America/Chicago", ..SALT },
             Salt { base_url: "http://other/api/v1", ..SALT },
         ] {
-            assert_ne!(digest(salt, body, "serverDateTime").0, base, "{salt:?}");
+            assert_ne!(digest(salt, body, Some("serverDateTime")).0, base, "{salt:?}");
         }
     }
 }

@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
-use enamel_domain::{Batch, PageDigest, RawJson, SourceKey, SyncRow};
+use enamel_domain::{Batch, RawJson, SourceKey, SyncRow};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::digest::{Answer, read_answer};
 use crate::limiter::{Backoff, RateLimiter};
 use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, StreamSpec};
 
@@ -275,17 +276,12 @@ impl OdClient {
                     .header("Content-Type", "application/json")
                     .query(&query)
             },
-            |bytes| {
-                let (digest, clock) = crate::digest::digest(salt, bytes, "serverDateTime");
-                if request.known == Some(digest) {
-                    return Ok(Answer::Same { digest, server_time: clock.and_then(parse_server_time) });
-                }
-                serde_json::from_slice::<Box<RawValue>>(bytes).map(|body| Answer::Body { digest, body })
-            },
+            |bytes| read_answer::<Box<RawValue>>(salt, bytes, Some("serverDateTime"), request.known),
         )
         .await?;
         let (digest, body) = match answer {
-            Answer::Same { digest, server_time } => {
+            Answer::Same { digest, volatile } => {
+                let server_time = volatile.as_deref().and_then(parse_server_time);
                 return Ok(Page {
                     batches: Vec::new(),
                     quarantined: Vec::new(),
@@ -360,14 +356,6 @@ fn read_page(
     };
     map_rows(stream, &rows, &texts, tz, &mut page);
     Ok(page)
-}
-
-/// An answer to a page request, as read in the retry loop.
-enum Answer {
-    /// The digest the caller knows: not parsed.
-    Same { digest: PageDigest, server_time: Option<NaiveDateTime> },
-    /// Another answer, checked to be JSON.
-    Body { digest: PageDigest, body: Box<RawValue> },
 }
 
 /// Open Dental's `serverDateTime` (the office's clock, no zone).

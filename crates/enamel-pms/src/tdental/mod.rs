@@ -31,6 +31,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::digest::{Answer, read_answer};
 use crate::limiter::{Backoff, RateLimiter};
 use crate::{Deletions, Page, PageRequest, PmsClient, PmsError, Quarantined, StreamSpec};
 
@@ -354,13 +355,27 @@ impl TdClient {
 
     /// GETs a path below `/api/`, logging in again once when the token is refused.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PmsError> {
+        self.get_with(path, query, |bytes| serde_json::from_slice::<Value>(bytes)).await
+    }
+
+    /// [`TdClient::get`], reading the answer's bytes with `decode` (retried when it refuses).
+    async fn get_with<T, E: std::fmt::Display>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        decode: impl Fn(&[u8]) -> Result<T, E>,
+    ) -> Result<T, PmsError> {
         let url = self.url(path);
         let mut stale = None;
         loop {
             let token = self.token(stale.as_deref()).await?;
-            let sent = crate::http::json_with_retries(&self.limiter, &self.config.backoff, path, || {
-                self.http.get(&url).bearer_auth(&token).query(query)
-            })
+            let sent = crate::http::answer_with_retries(
+                &self.limiter,
+                &self.config.backoff,
+                path,
+                || self.http.get(&url).bearer_auth(&token).query(query),
+                &decode,
+            )
             .await;
             match sent {
                 Err(PmsError::Unauthorized { .. }) if stale.is_none() => {
@@ -386,13 +401,49 @@ impl TdClient {
         let ep = endpoint(stream);
         let server_time = Some((self.config.clock)());
         let limit = self.config.page_size.max(1);
+        // Rows completed by their `/{id}` details depend on more than the list's answer:
+        // those pages are never taken as remembered.
+        let with_details = ep.detail.is_some() && (stream != "partners" || self.config.partner_details);
+        let salt = crate::digest::Salt {
+            stream,
+            limit,
+            time_zone: self.config.time_zone.name(),
+            base_url: &self.config.base_url,
+        };
+        let known = if with_details { None } else { request.known };
+        let mut digest = None;
+        let mut answer = async |path: &'static str, query: &[(&str, String)]| -> Result<Option<Value>, PmsError> {
+            match self.get_with(path, query, |bytes| read_answer::<Value>(salt, bytes, None, known)).await? {
+                Answer::Same { digest: d, .. } => {
+                    digest = Some(d);
+                    Ok(None)
+                }
+                Answer::Body { digest: d, body } => {
+                    digest = (!with_details).then_some(d);
+                    Ok(Some(body))
+                }
+            }
+        };
+        let unchanged = || Page {
+            batches: Vec::new(),
+            quarantined: Vec::new(),
+            deleted: Vec::new(),
+            fetched: 0,
+            keys: Vec::new(),
+            complete: false,
+            next_offset: request.offset,
+            server_time,
+            digest: None,
+            same_as_known: true,
+        };
         let mut items = if ep.bare {
             if request.offset > 0 {
                 Vec::new()
             } else {
-                match self.get(ep.path, &[]).await? {
-                    Value::Array(rows) => rows,
-                    other => return Err(protocol(ep.path, "a JSON array", &other)),
+                match answer(ep.path, &[]).await? {
+                    None => return Ok(unchanged()),
+                    Some(Value::Array(rows)) => rows,
+                    Some(other) => return Err(protocol(ep.path, "a JSON array", &other)),
                 }
             }
         } else {
@@ -415,12 +466,13 @@ impl TdClient {
             if let (true, Some(company)) = (ep.per_company, &request.parent) {
                 query.push(("companyId", company.clone()));
             }
-            match self.get(ep.path, &query).await? {
-                Value::Object(mut envelope) => match envelope.remove("items") {
+            match answer(ep.path, &query).await? {
+                None => return Ok(unchanged()),
+                Some(Value::Object(mut envelope)) => match envelope.remove("items") {
                     Some(Value::Array(rows)) => rows,
                     _ => return Err(protocol(ep.path, "a list envelope with items", &Value::Object(envelope))),
                 },
-                other => return Err(protocol(ep.path, "a list envelope", &other)),
+                Some(other) => return Err(protocol(ep.path, "a list envelope", &other)),
             }
         };
         let fetched = items.len();
@@ -434,9 +486,7 @@ impl TdClient {
                 }
             }
         }
-        if let Some(detail) = ep.detail
-            && (stream != "partners" || self.config.partner_details)
-        {
+        if let Some(detail) = ep.detail.filter(|_| with_details) {
             items = self.with_details(detail, items).await?;
         }
         let prefix = spec.key_prefix;
@@ -459,7 +509,7 @@ impl TdClient {
                 complete,
                 next_offset: request.offset + fetched,
                 server_time,
-                digest: None,
+                digest,
                 same_as_known: false,
             };
             map_rows(stream, &items, tz, &mut page);
