@@ -11,7 +11,7 @@ use crate::cli::{
     ApiMode, ApikeyCommand, AuditCommand, Cli, Command, ConfigCommand, ConnectionCommand, ConnectionKind, DemoArgs,
     MigrateArgs, PracticeCommand, SecretsCommand, SyncArgs, WritebackCommand,
 };
-use crate::config::{Config, DatabaseUrl, Secret, Sources};
+use crate::config::{Config, DatabaseUrl, PmsSettings, Secret, Sources};
 use crate::secrets::{MasterKey, OdCredentials, TdCredentials};
 
 /// Loads and validates the configuration, then runs the command (the binary resolves the
@@ -75,9 +75,9 @@ pub(crate) async fn run_with(cli: Cli, config: Config) -> Result<()> {
         Command::Migrate(args) => migrate(url, args).await,
         Command::Practice(cmd) => practice(url, cmd).await,
         Command::Connection(cmd) => connection(url, key, cmd).await,
-        Command::Sync(args) => sync(url, key, args).await,
+        Command::Sync(args) => sync(url, key, config.pms_settings(), args).await,
         Command::Serve(_) => crate::service::serve(config).await,
-        Command::Writeback(cmd) => writeback(url, key, cmd).await,
+        Command::Writeback(cmd) => writeback(url, key, config.pms_settings(), cmd).await,
         Command::Secrets(SecretsCommand::Rotate { new_master_key }) => rotate(url, key, &new_master_key).await,
         Command::Audit(AuditCommand::Verify) => crate::writeback::verify(&open_migrated(url).await?).await,
         Command::Apikey(cmd) => apikey(url, cmd).await,
@@ -117,12 +117,15 @@ async fn rotate(url: &str, key: Option<&str>, new: &str) -> Result<()> {
     Ok(())
 }
 
-async fn writeback(url: &str, key: Option<&str>, cmd: WritebackCommand) -> Result<()> {
+async fn writeback(url: &str, key: Option<&str>, settings: PmsSettings, cmd: WritebackCommand) -> Result<()> {
     match cmd {
         WritebackCommand::RunOnce { max } => {
             let store = open_migrated(url).await?;
-            let directory =
-                std::sync::Arc::new(crate::connections::StoredConnections::new(store.clone(), master_key(key)?));
+            let directory = std::sync::Arc::new(crate::connections::StoredConnections::new(
+                store.clone(),
+                master_key(key)?,
+                settings,
+            ));
             crate::writeback::run_once(&enamel_writeback::WriteBacks::new(store, directory), max).await
         }
     }
@@ -380,6 +383,7 @@ pub(crate) fn client_for(
     connection: &enamel_domain::PmsConnection,
     practice: &enamel_domain::Practice,
     key: &MasterKey,
+    settings: PmsSettings,
 ) -> Result<PmsHandle> {
     use enamel_domain::Source;
     use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
@@ -400,6 +404,8 @@ pub(crate) fn client_for(
             let creds: TdCredentials = key.open(practice.id, blob)?;
             let mut config = TdConfig::new(&connection.base_url, creds.username, creds.password);
             config.time_zone = practice.time_zone;
+            config.window_back_days = i64::from(settings.window_back_days);
+            config.window_ahead_days = i64::from(settings.window_ahead_days);
             PmsHandle::Tdental(std::sync::Arc::new(TdClient::new(config)?))
         }
     })
@@ -408,7 +414,7 @@ pub(crate) fn client_for(
 /// How long `enamel sync` waits for a replica syncing a stream to finish with it.
 const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
-async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
+async fn sync(url: &str, key: Option<&str>, settings: PmsSettings, args: SyncArgs) -> Result<()> {
     use enamel_sync::{PassEnd, Scheduled, Scheduler, SyncConfig};
     use indicatif::MultiProgress;
     use serde_json::json;
@@ -424,7 +430,7 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
     let mut report = Vec::new();
     let mut failure = None;
     for connection in connections {
-        let handle = client_for(&connection, &practice, &key)?;
+        let handle = client_for(&connection, &practice, &key, settings)?;
         let client = handle.client();
         let known: Vec<&str> = client.streams().iter().map(|s| s.name).collect();
         if let Some(unknown) = args.streams.iter().find(|s| !known.contains(&s.as_str())) {
@@ -493,7 +499,8 @@ async fn sync(url: &str, key: Option<&str>, args: SyncArgs) -> Result<()> {
         }
     }
     let confirmed = if failure.is_none() {
-        let directory = std::sync::Arc::new(crate::connections::StoredConnections::new(store.clone(), key.clone()));
+        let directory =
+            std::sync::Arc::new(crate::connections::StoredConnections::new(store.clone(), key.clone(), settings));
         enamel_writeback::WriteBacks::new(store.clone(), directory).confirm_synced(practice.id).await?
     } else {
         0
@@ -922,8 +929,11 @@ mod tests {
         // A write-back through the stored credentials: applied by the operators' command,
         // confirmed by the next sync, its audit trail verified.
         use enamel_domain::writeback::{Principal, Proposal, WriteBackState};
-        let directory =
-            std::sync::Arc::new(crate::connections::StoredConnections::new(store.clone(), MasterKey::parse(&key)?));
+        let directory = std::sync::Arc::new(crate::connections::StoredConnections::new(
+            store.clone(),
+            MasterKey::parse(&key)?,
+            crate::config::PmsSettings::default(),
+        ));
         let queue = enamel_writeback::WriteBacks::new(store.clone(), directory);
         let proposal = Proposal::CommlogCreate {
             patient_id: patients[0],

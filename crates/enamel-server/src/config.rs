@@ -201,6 +201,31 @@ pub(crate) struct SyncSection {
     /// A reconciliation that would soft-delete more than this share of a stream's live rows
     /// is refused (0 < share ≤ 1).
     pub(crate) max_delete_share: f64,
+    /// TDental has no change stamps: an incremental pass re-reads the business dates from
+    /// this many days before the office's clock (edits older than that wait for the sweep)…
+    pub(crate) tdental_window_back_days: u32,
+    /// …to this many days after it (future appointments are booked and moved).
+    pub(crate) tdental_window_ahead_days: u32,
+}
+
+/// The widest rolling window a TDental incremental pass may re-read, each way (ten years).
+const MAX_WINDOW_DAYS: u32 = 3650;
+
+/// What PMS clients opened from stored connections take from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PmsSettings {
+    /// TDental: days before the office's clock an incremental pass re-reads.
+    pub(crate) window_back_days: u32,
+    /// TDental: days after it.
+    pub(crate) window_ahead_days: u32,
+}
+
+impl Default for PmsSettings {
+    fn default() -> Self {
+        let defaults = enamel_pms::tdental::TdConfig::new("", "", "");
+        let days = |d: i64| u32::try_from(d).unwrap_or(0);
+        Self { window_back_days: days(defaults.window_back_days), window_ahead_days: days(defaults.window_ahead_days) }
+    }
 }
 
 /// A duration written as text (`90s`, `5m`, `1h 30m`).
@@ -270,6 +295,8 @@ impl Default for SyncSection {
             lookback: engine.lookback,
             sweep_every: engine.sweep_every,
             max_delete_share: engine.max_delete_share,
+            tdental_window_back_days: PmsSettings::default().window_back_days,
+            tdental_window_ahead_days: PmsSettings::default().window_ahead_days,
         }
     }
 }
@@ -358,6 +385,12 @@ impl Config {
             "sync.max_delete_share: {} is outside (0, 1]",
             s.max_delete_share
         );
+        for (key, days) in [
+            ("tdental_window_back_days", s.tdental_window_back_days),
+            ("tdental_window_ahead_days", s.tdental_window_ahead_days),
+        ] {
+            ensure!(days <= MAX_WINDOW_DAYS, "sync.{key}: {days} days is more than {MAX_WINDOW_DAYS}");
+        }
         let known: Vec<&str> =
             enamel_pms::opendental::STREAMS.iter().chain(enamel_pms::tdental::STREAMS).map(|spec| spec.name).collect();
         for (name, every) in &s.streams {
@@ -378,6 +411,14 @@ impl Config {
             sweep_every: self.sync.sweep_every,
             max_delete_share: self.sync.max_delete_share,
             ..enamel_sync::SyncConfig::default()
+        }
+    }
+
+    /// Settings of the PMS clients opened from stored connections.
+    pub(crate) fn pms_settings(&self) -> PmsSettings {
+        PmsSettings {
+            window_back_days: self.sync.tdental_window_back_days,
+            window_ahead_days: self.sync.tdental_window_ahead_days,
         }
     }
 
@@ -614,6 +655,15 @@ mod tests {
     }
 
     #[test]
+    fn the_tdental_window_reaches_the_pms_clients() -> Result<()> {
+        assert_eq!(load(&env(&[]))?.pms_settings(), PmsSettings::default());
+        assert_eq!(PmsSettings::default(), PmsSettings { window_back_days: 30, window_ahead_days: 90 });
+        let vars = [("ENAMEL_SYNC__TDENTAL_WINDOW_BACK_DAYS", "7"), ("ENAMEL_SYNC__TDENTAL_WINDOW_AHEAD_DAYS", "180")];
+        assert_eq!(load(&env(&vars))?.pms_settings(), PmsSettings { window_back_days: 7, window_ahead_days: 180 });
+        Ok(())
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("ENAMEL_HTTP__RATE_LIMIT", "fast")], "http.rate_limit"),
@@ -625,6 +675,8 @@ mod tests {
             (&[("DATABASE_URL", "mysql://x")], "database_url"),
             (&[("ENAMEL_MASTER_KEY", "short")], "master_key"),
             (&[("ENAMEL_SYNC__MAX_DELETE_SHARE", "2")], "sync.max_delete_share"),
+            (&[("ENAMEL_SYNC__TDENTAL_WINDOW_AHEAD_DAYS", "5000")], "sync.tdental_window_ahead_days"),
+            (&[("ENAMEL_SYNC__TDENTAL_WINDOW_BACK_DAYS", "-1")], "sync.tdental_window_back_days"),
         ];
         for (vars, key) in cases {
             let error = match load(&env(vars)) {

@@ -17,6 +17,7 @@ use enamel_writeback::PmsDirectory;
 use futures::future::BoxFuture;
 
 use crate::commands::{PmsHandle, client_for};
+use crate::config::PmsSettings;
 use crate::secrets::MasterKey;
 
 /// How long an opened client (or the reason it could not be opened) is reused.
@@ -28,12 +29,13 @@ type Opened = Result<Arc<PmsHandle>, String>;
 pub(crate) struct StoredConnections {
     store: Store,
     key: MasterKey,
+    settings: PmsSettings,
     clients: Mutex<HashMap<ConnectionId, (Instant, Opened)>>,
 }
 
 impl StoredConnections {
-    pub(crate) fn new(store: Store, key: MasterKey) -> Self {
-        Self { store, key, clients: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(store: Store, key: MasterKey, settings: PmsSettings) -> Self {
+        Self { store, key, settings, clients: Mutex::new(HashMap::new()) }
     }
 
     /// The client of a connection, opened or from the cache.
@@ -44,7 +46,8 @@ impl StoredConnections {
         {
             return opened.clone();
         }
-        let opened = client_for(connection, practice, &self.key).map(Arc::new).map_err(|e| format!("{e:#}"));
+        let opened =
+            client_for(connection, practice, &self.key, self.settings).map(Arc::new).map_err(|e| format!("{e:#}"));
         if let Err(reason) = &opened {
             tracing::error!(connection = %connection.id, practice = %practice.id, reason, "cannot open a PMS connection; its streams and write-backs wait");
         }

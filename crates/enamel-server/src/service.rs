@@ -46,7 +46,7 @@ pub(crate) async fn serve(config: Config) -> Result<()> {
     };
     let store = crate::commands::open_migrated(config.database_url.expose()).await?;
     let holder = crate::writeback::replica_name();
-    let directory = key.map(|key| Arc::new(StoredConnections::new(store.clone(), key)));
+    let directory = key.map(|key| Arc::new(StoredConnections::new(store.clone(), key, config.pms_settings())));
     let queue = directory.as_ref().map(|d| {
         let settings = enamel_writeback::Config { lease: config.writeback.lease, ..Default::default() };
         WriteBacks::new(store.clone(), d.clone()).with_config(settings)
