@@ -50,7 +50,8 @@ struct Args {
     /// PostgreSQL server URL (a fresh database is created and dropped).
     #[arg(long, env = "ENAMEL_TEST_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     postgres: String,
-    /// Pages of an ordinary stream per transaction (the sync's default when absent).
+    /// Pages of an ordinary stream per transaction, whatever their size (the sync's default,
+    /// up to 4,000 rows, when absent).
     #[arg(long)]
     pages_per_unit: Option<usize>,
     /// Parents of a per-parent stream per transaction (the sync's default when absent).
@@ -151,6 +152,8 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
     let defaults = SyncConfig::default();
     let tuned = SyncConfig {
         pages_per_unit: args.pages_per_unit.unwrap_or(defaults.pages_per_unit),
+        // Pages asked for are pages taken, whatever their size.
+        rows_per_unit: if args.pages_per_unit.is_some() { usize::MAX } else { defaults.rows_per_unit },
         parents_per_unit: args.parents_per_unit.unwrap_or(defaults.parents_per_unit),
         ..defaults
     };

@@ -43,8 +43,11 @@ pub struct SyncConfig {
     /// (a full pass also reconciles deletions).
     pub full: bool,
     /// Pages of an ordinary stream fetched together (in parallel after the first) and
-    /// written in one transaction.
+    /// written in one transaction, at most…
     pub pages_per_unit: usize,
+    /// …and no more than make this many rows: Open Dental's 1,000-row pages 4 at a time,
+    /// TDental's 200-row pages 8 at a time. Rows in flight are most of a sync's memory.
+    pub rows_per_unit: usize,
     /// Parents of a per-parent stream fetched together and written in one transaction.
     pub parents_per_unit: usize,
     /// An incremental stream makes a full pass (re-reading everything and reconciling
@@ -65,6 +68,7 @@ impl Default for SyncConfig {
             max_delete_share: 0.2,
             full: false,
             pages_per_unit: 8,
+            rows_per_unit: 4_000,
             parents_per_unit: 50,
             sweep_every: Duration::from_secs(86_400),
             reuse_unchanged_pages: true,
@@ -649,7 +653,8 @@ impl Reading<'_> {
         Ok(Answer { page, key, same })
     }
 
-    /// The next unit of work: up to `pages_per_unit` pages of an ordinary stream, or for
+    /// The next unit of work: up to `pages_per_unit` pages (and `rows_per_unit` rows) of an
+    /// ordinary stream, or for
     /// streams listed per parent every page of up to `parents_per_unit` parents;
     /// [`CONCURRENCY`] requests in flight. Returns the unit and how many parents it completes.
     async fn unit(&self, progress: &Progress) -> Result<(Unit, usize), SyncError> {
@@ -671,7 +676,8 @@ impl Reading<'_> {
                 unit.page.complete = complete;
                 return Ok((unit, usize::from(complete)));
             }
-            let offsets: Vec<usize> = (0..config.pages_per_unit.max(1) - 1).map(|i| next_offset + i * rows).collect();
+            let pages = (config.rows_per_unit / rows).clamp(1, config.pages_per_unit.max(1));
+            let offsets: Vec<usize> = (0..pages - 1).map(|i| next_offset + i * rows).collect();
             let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(offsets)
                 .map(|offset| self.page(since, offset, first.clone()))
                 .buffered(CONCURRENCY)

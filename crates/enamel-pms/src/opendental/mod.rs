@@ -172,6 +172,9 @@ pub struct OdClient {
     http: reqwest::Client,
     config: OdConfig,
     limiter: RateLimiter,
+    /// Pages parsed at once: one per core. More in flight would only hold more parsed
+    /// trees in memory at the same time, not finish sooner.
+    parsing: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The path and change filter of a stream.
@@ -216,7 +219,9 @@ impl OdClient {
             .timeout(config.timeout)
             .build()
             .map_err(|e| PmsError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, limiter: RateLimiter::new(config.min_interval), config })
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let parsing = std::sync::Arc::new(tokio::sync::Semaphore::new(cores));
+        Ok(Self { http, limiter: RateLimiter::new(config.min_interval), config, parsing })
     }
 
     /// GETs a path under the API root, with throttling and retries.
@@ -301,9 +306,15 @@ impl OdClient {
         // the next page's request and the previous unit's write go on meanwhile.
         let tz = self.config.time_zone;
         let offset = request.offset;
-        let mut page = tokio::task::spawn_blocking(move || read_page(stream, path, &body, offset, limit, tz))
-            .await
-            .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))??;
+        let failed = |e: &dyn std::fmt::Display| PmsError::Protocol(format!("{path}: reading the page failed: {e}"));
+        let permit = self.parsing.clone().acquire_owned().await.map_err(|e| failed(&e))?;
+        let mut page = tokio::task::spawn_blocking(move || {
+            let page = read_page(stream, path, &body, offset, limit, tz);
+            drop(permit);
+            page
+        })
+        .await
+        .map_err(|e| failed(&e))??;
         page.digest = Some(digest);
         Ok(page)
     }
