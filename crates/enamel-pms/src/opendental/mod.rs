@@ -234,11 +234,32 @@ impl OdClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, PmsError> {
+        self.get_with(path, query, |bytes| serde_json::from_slice::<T>(bytes)).await
+    }
+
+    /// GETs a path under the API root, reading the answer's bytes with `decode` (an answer
+    /// it refuses is retried like one that is not JSON).
+    async fn get_with<T, E: std::fmt::Display>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        decode: impl Fn(&[u8]) -> Result<T, E>,
+    ) -> Result<T, PmsError> {
         let url = format!("{}/{path}", self.config.base_url);
         let auth = format!("ODFHIR {}/{}", self.config.developer_key, self.config.customer_key);
-        crate::http::json_with_retries(&self.limiter, &self.config.backoff, path, || {
-            self.http.get(&url).header("Authorization", &auth).header("Content-Type", "application/json").query(query)
-        })
+        crate::http::answer_with_retries(
+            &self.limiter,
+            &self.config.backoff,
+            path,
+            || {
+                self.http
+                    .get(&url)
+                    .header("Authorization", &auth)
+                    .header("Content-Type", "application/json")
+                    .query(query)
+            },
+            decode,
+        )
         .await
     }
 
@@ -268,22 +289,11 @@ impl OdClient {
             time_zone: self.config.time_zone.name(),
             base_url: &self.config.base_url,
         };
-        let url = format!("{}/{path}", self.config.base_url);
-        let auth = format!("ODFHIR {}/{}", self.config.developer_key, self.config.customer_key);
-        let answer = crate::http::answer_with_retries(
-            &self.limiter,
-            &self.config.backoff,
-            path,
-            || {
-                self.http
-                    .get(&url)
-                    .header("Authorization", &auth)
-                    .header("Content-Type", "application/json")
-                    .query(&query)
-            },
-            |bytes| read_answer::<Box<RawValue>>(salt, bytes, Some("serverDateTime"), request.known),
-        )
-        .await?;
+        let answer = self
+            .get_with(path, &query, |bytes| {
+                read_answer::<Box<RawValue>>(salt, bytes, Some("serverDateTime"), request.known)
+            })
+            .await?;
         let (digest, body) = match answer {
             Answer::Same { digest, volatile } => {
                 let server_time = volatile.as_deref().and_then(parse_server_time);
