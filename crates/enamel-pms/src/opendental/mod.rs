@@ -226,15 +226,7 @@ impl OdClient {
 
     /// GETs a path under the API root, with throttling and retries.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PmsError> {
-        self.get_json(path, query).await
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<T, PmsError> {
-        self.get_with(path, query, |bytes| serde_json::from_slice::<T>(bytes)).await
+        self.get_with(path, query, |bytes| serde_json::from_slice::<Value>(bytes)).await
     }
 
     /// GETs a path under the API root, reading the answer's bytes with `decode` (an answer
