@@ -18,7 +18,7 @@ use enamel_pms::PmsClient;
 use enamel_pms::opendental::{OdClient, OdConfig, OdMode};
 use enamel_pms::tdental::{TdClient, TdConfig};
 use enamel_store::{NewConnection, NewPractice, Store};
-use enamel_sync::{Hooks, SyncConfig, Target, sync_stream};
+use enamel_sync::{Hooks, SyncConfig, Target, in_dependency_order, streams_at_once, sync_stream};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -57,6 +57,9 @@ struct Args {
     /// Parents of a per-parent stream per transaction (the sync's default when absent).
     #[arg(long)]
     parents_per_unit: Option<usize>,
+    /// Streams synced at once (the sync's default when absent; 1 is one at a time).
+    #[arg(long)]
+    streams_at_once: Option<usize>,
 }
 
 fn peak_rss_mib() -> f64 {
@@ -155,6 +158,7 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
         // Pages asked for are pages taken, whatever their size.
         rows_per_unit: if args.pages_per_unit.is_some() { usize::MAX } else { defaults.rows_per_unit },
         parents_per_unit: args.parents_per_unit.unwrap_or(defaults.parents_per_unit),
+        streams_at_once: args.streams_at_once,
         ..defaults
     };
     for (label, config) in [
@@ -173,13 +177,15 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
             config: &config,
             hooks: &Hooks::default(),
         };
-        let mut outcomes = Vec::new();
-        let mut slowest = Vec::new();
-        for spec in client.streams() {
+        let specs: Vec<_> = client.streams().iter().collect();
+        let timed = in_dependency_order(&specs, streams_at_once(&store, &config), |spec| async move {
             let stream_started = Instant::now();
-            outcomes.push(sync_stream(target, spec).await?);
-            slowest.push((stream_started.elapsed().as_secs_f64(), spec.name));
-        }
+            let outcome = sync_stream(target, spec).await?;
+            anyhow::Ok((outcome, (stream_started.elapsed().as_secs_f64(), spec.name)))
+        })
+        .await
+        .map_err(|(_, e)| e)?;
+        let (outcomes, mut slowest): (Vec<_>, Vec<_>) = timed.into_iter().unzip();
         let secs = started.elapsed().as_secs_f64();
         let (own_cpu, sim_cpu) = (cpu_seconds("self") - own_cpu, cpu_seconds(&sim_pid) - sim_cpu);
         slowest.sort_by(|a, b| b.0.total_cmp(&a.0));

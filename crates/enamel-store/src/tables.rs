@@ -432,8 +432,10 @@ synced_table! {
     }
 }
 
-/// Every synced table with its references, for integrity checks.
-pub(crate) const ALL: &[(&str, &[(&str, &str)])] = &[
+/// Every synced table with its references: (table, [(column, referenced table)]). The
+/// integrity check walks them; the sync's tests check that each stream comes after the
+/// streams whose rows it refers to.
+pub const ALL: &[(&str, &[(&str, &str)])] = &[
     location::REFERENCES,
     fee_schedule::REFERENCES,
     provider::REFERENCES,
