@@ -106,6 +106,12 @@ pub struct Store {
     /// (without waiting) when another writer committed in between. Writers of one process
     /// therefore queue here; PostgreSQL needs no such lock.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Where [`Store::begin`]'s transactions run. On a SQLite file, a pool of one connection
+    /// of its own: SQLite drops a connection's page cache whenever another connection has
+    /// written, so transactions spread over the pool began cold, reading the indexes they
+    /// update back from the file; the one writer keeps them cached from one page's
+    /// transaction to the next. Otherwise the pool itself.
+    tx_db: DatabaseConnection,
     /// Change notifications (see [`Store::changes`]).
     changes: Arc<changes::Changes>,
 }
@@ -146,28 +152,40 @@ impl Store {
                 Err(_) => return Err(unreachable("no answer within 10 s".to_owned())),
             }
         }
-        let mut options = ConnectOptions::new(url);
-        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
-        if backend == Backend::Sqlite {
-            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-            options.max_connections(4).min_connections(1).map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10))
-                    // 32 MiB of page cache per connection (the default is 2 MiB): a first
-                    // sync inserts keys all over the unique index.
-                    .pragma("cache_size", "-32768")
-                    .pragma("temp_store", "memory")
-            });
-        } else {
-            // Reads keep PostgreSQL's plan cache (planning cost more than running the graph's
-            // small indexed reads); write transactions plan each statement (see `begin`).
-            options.max_connections(16);
-        }
-        let db = Database::connect(options).await?;
+        let options = |max_connections: u32| {
+            let mut options = ConnectOptions::new(url.clone());
+            options
+                .sqlx_logging(false)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .max_connections(max_connections);
+            if backend == Backend::Sqlite {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                options.min_connections(1).map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(10))
+                        // 32 MiB of page cache per connection (the default is 2 MiB): a first
+                        // sync inserts keys all over the unique index.
+                        .pragma("cache_size", "-32768")
+                        .pragma("temp_store", "memory")
+                });
+            }
+            options
+        };
+        // PostgreSQL: reads keep the server's plan cache (planning cost more than running the
+        // graph's small indexed reads); write transactions plan each statement (`begin`).
+        let db = Database::connect(options(if backend == Backend::Sqlite { 4 } else { 16 })).await?;
+        let tx_db = match backend {
+            // An in-memory database exists once per connection: its writes share the pool.
+            Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
+                Database::connect(options(1)).await?
+            }
+            _ => db.clone(),
+        };
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { db, backend, writer, changes: Arc::default() })
+        Ok(Store { db, backend, writer, tx_db, changes: Arc::default() })
     }
 
     /// Creates the PostgreSQL database named by `url` when it does not exist, connecting to
@@ -384,7 +402,7 @@ impl Store {
     /// Begins a transaction: writes go through it and land together on [`Tx::commit`].
     pub async fn begin(&self) -> Result<Tx> {
         let guard = self.write_guard().await;
-        let txn = self.db.begin().await?;
+        let txn = self.tx_db.begin().await?;
         if self.backend == Backend::Postgres {
             // Batched lookups bind thousands of keys; a generic plan cached while a table was
             // small (a sequential scan) would be reused as it grows. Plan each execution.
@@ -403,6 +421,9 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            self.tx_db.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }

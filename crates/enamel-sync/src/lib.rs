@@ -739,7 +739,7 @@ pub async fn sync_once(target: Target<'_>) -> Result<Vec<StreamOutcome>, (Vec<St
 
 /// Streams to sync at once: [`SyncConfig::streams_at_once`], or by default two on
 /// PostgreSQL (two transactions write on two cores while the sync maps the next pages:
-/// 1.6× the records per second of one at a time, BENCHMARKS.md) and one on SQLite (one
+/// 1.3× the records per second of one at a time, BENCHMARKS.md) and one on SQLite (one
 /// writer per database is the bound there: a second stream only holds more rows in memory).
 pub fn streams_at_once(store: &Store, config: &SyncConfig) -> usize {
     config.streams_at_once.unwrap_or(match store.backend() {
