@@ -1,11 +1,12 @@
 //! The sync engine: copies a practice's PMS into the store and keeps it fresh.
 //!
 //! [`sync_stream`] runs one pass of one stream; [`sync_once`] runs every stream in
-//! dependency order, streams that do not depend on each other side by side. Each page's upserts, quarantined rows and checkpoint commit in one
-//! transaction (R4), so a crash anywhere resumes from the last committed page without loss
-//! or duplicates (upserts are idempotent, R1). Incremental streams read from the PMS's own
-//! clock (`serverDateTime`) minus a lookback overlap, inclusively (R2, R3); the durable
-//! cursor advances only when a pass completes. A complete, uninterrupted full pass of a
+//! dependency order, streams that do not depend on each other side by side. Each page's
+//! upserts, quarantined rows and checkpoint commit in one transaction (R4), so a crash
+//! anywhere resumes from the last committed page without loss or duplicates (upserts are
+//! idempotent, R1). Incremental streams read from the PMS's own clock (`serverDateTime`)
+//! minus a lookback overlap, inclusively (R2, R3); the durable cursor advances only when a
+//! pass completes. A complete, uninterrupted full pass of a
 //! reconciled stream soft-deletes the rows the PMS no longer has, unless that would delete
 //! more than a configured share (then the run fails with the reason and nothing is
 //! deleted). Every run is recorded in `sync_run`.
