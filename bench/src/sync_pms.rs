@@ -167,6 +167,7 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
         ("incremental cycle, unchanged", tuned.clone()),
     ] {
         let started = Instant::now();
+        let peak_before = peak_rss_mib();
         let (own_cpu, sim_cpu) = (cpu_seconds("self"), cpu_seconds(&sim_pid));
         let target = Target {
             store: &store,
@@ -178,14 +179,30 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
             hooks: &Hooks::default(),
         };
         let specs: Vec<_> = client.streams().iter().collect();
+        // The process's peak RSS as each stream finished, in finishing order: the streams
+        // during which it rose (exact one stream at a time, shared when streams overlap).
+        let peaks = std::sync::Mutex::new(Vec::new());
+        let peaks_ref = &peaks;
         let timed = in_dependency_order(&specs, streams_at_once(&store, &config), |spec| async move {
             let stream_started = Instant::now();
             let outcome = sync_stream(target, spec).await?;
+            peaks_ref.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((spec.name, peak_rss_mib()));
             anyhow::Ok((outcome, (stream_started.elapsed().as_secs_f64(), spec.name)))
         })
         .await
         .map_err(|(_, e)| e)?;
         let (outcomes, mut slowest): (Vec<_>, Vec<_>) = timed.into_iter().unzip();
+        let peaks = peaks.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rises: Vec<(f64, &str)> = peaks
+            .iter()
+            .scan(peak_before, |last, &(name, peak)| {
+                let rise = peak - *last;
+                *last = peak;
+                Some((rise, name))
+            })
+            .filter(|(rise, _)| *rise >= 1.0)
+            .collect();
+        rises.sort_by(|a, b| b.0.total_cmp(&a.0));
         let secs = started.elapsed().as_secs_f64();
         let (own_cpu, sim_cpu) = (cpu_seconds("self") - own_cpu, cpu_seconds(&sim_pid) - sim_cpu);
         slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -206,6 +223,10 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
         );
         let top: Vec<String> = slowest.iter().take(5).map(|(s, n)| format!("{n} {s:.1} s")).collect();
         println!("{:<10} slowest streams: {}", "", top.join(", "));
+        if !rises.is_empty() {
+            let top: Vec<String> = rises.iter().take(5).map(|(r, n)| format!("{n} +{r:.0} MiB")).collect();
+            println!("{:<10} peak RSS rose during: {}", "", top.join(", "));
+        }
         println!("{:<10} CPU: sync {own_cpu:.2} s, simulator {sim_cpu:.2} s", "");
     }
     store.close().await?;
