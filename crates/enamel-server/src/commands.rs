@@ -75,7 +75,7 @@ pub(crate) async fn run_with(cli: Cli, config: Config) -> Result<()> {
         Command::Migrate(args) => migrate(url, args).await,
         Command::Practice(cmd) => practice(url, cmd).await,
         Command::Connection(cmd) => connection(url, key, cmd).await,
-        Command::Sync(args) => sync(url, key, config.pms_settings(), args).await,
+        Command::Sync(args) => sync(url, key, config.pms_settings(), config.sync_engine(), args).await,
         Command::Serve(_) => crate::service::serve(config).await,
         Command::Writeback(cmd) => writeback(url, key, config.pms_settings(), cmd).await,
         Command::Secrets(SecretsCommand::Rotate { new_master_key }) => rotate(url, key, &new_master_key).await,
@@ -414,7 +414,15 @@ pub(crate) fn client_for(
 /// How long `enamel sync` waits for a replica syncing a stream to finish with it.
 const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
-async fn sync(url: &str, key: Option<&str>, settings: PmsSettings, args: SyncArgs) -> Result<()> {
+/// `enamel sync`: one pass of each selected stream now, with the configuration's engine
+/// tunables (lookback, sweep interval, mass-delete guard) and the command's flags.
+async fn sync(
+    url: &str,
+    key: Option<&str>,
+    settings: PmsSettings,
+    engine: enamel_sync::SyncConfig,
+    args: SyncArgs,
+) -> Result<()> {
     use enamel_sync::{PassEnd, Scheduled, Scheduler, SyncConfig};
     use indicatif::MultiProgress;
     use serde_json::json;
@@ -426,7 +434,7 @@ async fn sync(url: &str, key: Option<&str>, settings: PmsSettings, args: SyncArg
         bail!("practice {} has no PMS connection (see `enamel connection add`)", practice.id);
     }
     let key = master_key(key)?;
-    let config = SyncConfig { full: args.full, reuse_unchanged_pages: !args.reread, ..SyncConfig::default() };
+    let config = SyncConfig { full: args.full, reuse_unchanged_pages: !args.reread, ..engine };
     let mut report = Vec::new();
     let mut failure = None;
     for connection in connections {
