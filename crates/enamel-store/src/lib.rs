@@ -106,12 +106,12 @@ pub struct Store {
     /// (without waiting) when another writer committed in between. Writers of one process
     /// therefore queue here; PostgreSQL needs no such lock.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// Where [`Store::begin`]'s transactions run. On a SQLite file, a pool of one connection
-    /// of its own: SQLite drops a connection's page cache whenever another connection has
-    /// written, so transactions spread over the pool began cold, reading the indexes they
-    /// update back from the file; the one writer keeps them cached from one page's
-    /// transaction to the next. Otherwise the pool itself.
-    tx_db: DatabaseConnection,
+    /// On a SQLite file, the pool of one connection [`Store::begin`]'s transactions run on:
+    /// SQLite drops a connection's page cache whenever another connection has written, so
+    /// transactions spread over the pool began cold, reading the indexes they update back
+    /// from the file; the one writer keeps them cached from one page's transaction to the
+    /// next. `None` (PostgreSQL, in-memory SQLite): transactions take any connection.
+    tx_db: Option<DatabaseConnection>,
     /// Change notifications (see [`Store::changes`]).
     changes: Arc<changes::Changes>,
 }
@@ -180,9 +180,9 @@ impl Store {
         let tx_db = match backend {
             // An in-memory database exists once per connection: its writes share the pool.
             Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
-                Database::connect(options(1)).await?
+                Some(Database::connect(options(1)).await?)
             }
-            _ => db.clone(),
+            _ => None,
         };
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Store { db, backend, writer, tx_db, changes: Arc::default() })
@@ -402,7 +402,7 @@ impl Store {
     /// Begins a transaction: writes go through it and land together on [`Tx::commit`].
     pub async fn begin(&self) -> Result<Tx> {
         let guard = self.write_guard().await;
-        let txn = self.tx_db.begin().await?;
+        let txn = self.tx_db.as_ref().unwrap_or(&self.db).begin().await?;
         if self.backend == Backend::Postgres {
             // Batched lookups bind thousands of keys; a generic plan cached while a table was
             // small (a sequential scan) would be reused as it grows. Plan each execution.
@@ -421,8 +421,8 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(self) -> Result<()> {
-        if self.backend == Backend::Sqlite {
-            self.tx_db.close().await?;
+        if let Some(tx_db) = self.tx_db {
+            tx_db.close().await?;
         }
         self.db.close().await?;
         Ok(())

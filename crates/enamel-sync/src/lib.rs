@@ -662,9 +662,8 @@ impl Reading<'_> {
     }
 
     /// The next unit of work: up to `pages_per_unit` pages (and `rows_per_unit` rows) of an
-    /// ordinary stream, or for
-    /// streams listed per parent every page of up to `parents_per_unit` parents;
-    /// [`CONCURRENCY`] requests in flight. Returns the unit and how many parents it completes.
+    /// ordinary stream, or for streams listed per parent every page of up to
+    /// `parents_per_unit` parents; [`CONCURRENCY`] requests in flight. Returns the unit and how many parents it completes.
     async fn unit(&self, progress: &Progress) -> Result<(Unit, usize), SyncError> {
         use futures::StreamExt;
         let (parents, config, since) = (self.parents, self.config, progress.since);
