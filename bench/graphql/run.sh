@@ -18,7 +18,8 @@
 #    and that of the database's PostgreSQL backends are counted (backends that exit during
 #    a run are missed). Results: .work/results.md (and .work/*.json).
 #
-# Settings (environment): BENCH_DB (enamel_bench_graphql), PGHOST_URL
+# Settings (environment): ENAMEL (an `enamel` binary to measure instead of building one:
+# for A/B runs), BENCH_DB (enamel_bench_graphql), PGHOST_URL
 # (postgres://postgres@127.0.0.1:5432), CONCURRENCY ("16 64"), DURATION (20s), WARMUP (5s),
 # SIM_PORT (18090), ENAMEL_PORT (18091), PGL_PORT (18092).
 set -euo pipefail
@@ -66,8 +67,13 @@ wait_http() {
 }
 
 step "build (release) and tools"
-(cd "$root" && cargo build --release -p enamel-server -p enamel-sim)
-enamel=$root/target/release/enamel
+if [ -n "${ENAMEL:-}" ]; then
+  (cd "$root" && cargo build --release -p enamel-sim)
+  enamel=$ENAMEL
+else
+  (cd "$root" && cargo build --release -p enamel-server -p enamel-sim)
+  enamel=$root/target/release/enamel
+fi
 sim=$root/target/release/enamel-sim
 if [ ! -d "$here/node_modules" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
   (cd "$here" && npm ci --no-audit --no-fund)
@@ -136,7 +142,7 @@ echo "query (a) patient $patient" >&2
 
 step "servers"
 key=$(DATABASE_URL=$db_url "$enamel" apikey create --practice "$practice" --name bench --scopes read 2>/dev/null)
-DATABASE_URL=$db_url RUST_LOG=warn "$enamel" serve --rate-limit 0 --listen "127.0.0.1:$enamel_port" >"$work/enamel.out" 2>"$work/enamel.log" &
+DATABASE_URL=$db_url RUST_LOG=warn "$enamel" serve --no-sync --no-writeback --rate-limit 0 --listen "127.0.0.1:$enamel_port" >"$work/enamel.out" 2>"$work/enamel.log" &
 enamel_pid=$!
 pids+=("$enamel_pid")
 (cd "$here" && DATABASE_URL=$db_url PORT=$pgl_port GRAPHILE_ENV=production NODE_ENV=production \

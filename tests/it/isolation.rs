@@ -122,7 +122,7 @@ struct World {
 
 async fn run(world: &World, query: &str, variables: Value) -> Value {
     let request = Request { query: query.to_owned(), operation_name: None, variables };
-    world.api.execute(request, Some(world.viewer.clone())).await.0
+    world.api.execute(request, Some(world.viewer.clone())).await.to_json()
 }
 
 fn gid(type_name: &str, id: impl EntityId) -> String {

@@ -18,7 +18,7 @@ backend_tests!(responses_with_patient_data_are_audited_with_exactly_the_patients
 
 async fn run(api: &Api, viewer: &Viewer, query: &str) -> Value {
     let request = Request { query: query.to_owned(), operation_name: None, variables: json!({}) };
-    api.execute(request, Some(viewer.clone())).await.0
+    api.execute(request, Some(viewer.clone())).await.to_json()
 }
 
 fn uuid_of(global: &Value) -> Result<uuid::Uuid> {
@@ -117,6 +117,24 @@ async fn responses_with_patient_data_are_audited_with_exactly_the_patients_retur
     ensure!(conn["edges"][1]["node"]["patients"].as_array().is_some_and(|a| a.len() == 3), "{resp:#}");
     let refused = run(&api, &frontend, "{ auditEvents { totalCount } }").await;
     ensure!(refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", "{refused:#}");
+
+    // A family object alone shows no member's data; its guarantor is one patient's.
+    let mut guarantor = None;
+    for &id in &members {
+        if store.get(p, id).await?.data.is_guarantor {
+            guarantor = Some(id);
+        }
+    }
+    let guarantor = guarantor.context("the family has a guarantor")?;
+    let before = events(PhiAccessFilter::default()).await?.len();
+    let resp = run(&api, &frontend, &format!("{{ family(id: \"{family_id}\") {{ id guarantor {{ id }} }} }}")).await;
+    ensure!(resp.get("errors").is_none(), "{resp:#}");
+    let logged = events(PhiAccessFilter::default()).await?;
+    ensure!(logged.len() == before + 1, "{logged:?}");
+    ensure!(logged[0].patient_ids == vec![guarantor], "audited {:?}, guarantor {guarantor}", logged[0].patient_ids);
+    let resp = run(&api, &frontend, &format!("{{ family(id: \"{family_id}\") {{ id }} }}")).await;
+    ensure!(resp.get("errors").is_none(), "{resp:#}");
+    ensure!(events(PhiAccessFilter::default()).await?.len() == before + 1, "a bare family was audited");
 
     // No audit, no data.
     store.execute_sql("DROP TABLE phi_access").await?;

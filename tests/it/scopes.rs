@@ -197,7 +197,7 @@ async fn sample(
 
 async fn run(api: &Api, viewer: &Viewer, query: &str, variables: Value) -> Value {
     let request = Request { query: query.to_owned(), operation_name: None, variables };
-    api.execute(request, Some(viewer.clone())).await.0
+    api.execute(request, Some(viewer.clone())).await.to_json()
 }
 
 async fn every_root_and_mutation_answers_each_scope_as_documented(store: Store) -> Result<()> {

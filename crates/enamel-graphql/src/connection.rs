@@ -30,13 +30,13 @@ pub trait Entity: OutputType + Clone + Send + Sync + 'static {
 }
 
 /// Wraps a row that goes into the response, noting its patient for the access audit.
-fn returned<E: Entity>(ctx: &Context<'_>, row: Arc<Stored<RecordOf<E::Id>>>) -> E {
+pub(crate) fn returned<E: Entity>(ctx: &Context<'_>, row: Arc<Stored<RecordOf<E::Id>>>) -> E {
     crate::phi::saw(ctx, E::owner_of(&row));
     E::wrap(row)
 }
 
 /// A page of `E`.
-pub type Conn<E> = Connection<String, E, TotalCount, EmptyFields>;
+pub type Conn<E> = Connection<Offset, E, TotalCount, EmptyFields>;
 
 /// Items per page when `first` is not given.
 pub const DEFAULT_PAGE: u64 = 20;
@@ -58,8 +58,23 @@ impl TotalCount {
     }
 }
 
-fn cursor(index: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("o:{index}"))
+/// An item's place in its list: the cursor of its edge. It is encoded (`o:<index>`,
+/// base64url) only when a caller asks for `cursor`, not for every edge of every page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offset(u64);
+
+impl async_graphql::connection::CursorType for Offset {
+    /// The message (async-graphql's `Display` bound; our resolvers parse with
+    /// [`page_args`], which answers `BAD_USER_INPUT`).
+    type Error = String;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        parse_cursor(s).map(Offset).map_err(|e| e.message)
+    }
+
+    fn encode_cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("o:{}", self.0))
+    }
 }
 
 fn parse_cursor(text: &str) -> Result<u64, ApiError> {
@@ -96,7 +111,7 @@ fn build<E: Entity>(
         rows.iter()
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .enumerate()
-            .map(|(i, row)| Edge::new(cursor(offset + i as u64), returned::<E>(ctx, row.clone()))),
+            .map(|(i, row)| Edge::new(Offset(offset + i as u64), returned::<E>(ctx, row.clone()))),
     );
     conn
 }
@@ -116,7 +131,7 @@ pub(crate) fn page_of<T: OutputType>(
     offset: u64,
     limit: u64,
     total: u64,
-) -> Connection<String, T, Counted, EmptyFields> {
+) -> Connection<Offset, T, Counted, EmptyFields> {
     let has_next = rows.len() as u64 > limit;
     let mut conn = Connection::with_additional_fields(
         offset > 0,
@@ -127,7 +142,7 @@ pub(crate) fn page_of<T: OutputType>(
         rows.into_iter()
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .enumerate()
-            .map(|(i, row)| Edge::new(cursor(offset + i as u64), row)),
+            .map(|(i, row)| Edge::new(Offset(offset + i as u64), row)),
     );
     conn
 }

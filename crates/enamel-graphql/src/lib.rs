@@ -14,6 +14,7 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Schema, ServerError, ServerResult, Variables};
 use enamel_store::Store;
 
+mod audit;
 pub mod connection;
 pub mod context;
 pub mod enums;
@@ -91,6 +92,7 @@ pub struct Api {
     ws_schema: EnamelSchema,
     rules: DocumentRules,
     store: Store,
+    audit: audit::AuditLog,
     batch_delay: std::time::Duration,
     ws_init_timeout: std::time::Duration,
     ws_recheck: std::time::Duration,
@@ -116,6 +118,7 @@ impl Api {
             schema: schema(data.clone(), options, false),
             ws_schema: schema(data, options, true),
             rules: DocumentRules::of(&options),
+            audit: audit::AuditLog::new(store.clone()),
             store,
             batch_delay,
             ws_init_timeout: options.ws_init_timeout.unwrap_or(seconds(10)),
@@ -172,8 +175,8 @@ impl Api {
                 operation,
                 patient_ids: patients,
             };
-            if let Err(e) = self.store.record_phi_access(&event).await {
-                tracing::error!(error = %e, "a PHI access could not be audited; the response is withheld");
+            if self.audit.record(event).await.is_err() {
+                tracing::error!("a PHI access could not be audited; the response is withheld");
                 return error_response(Code::Internal, "the access could not be audited, so no data is returned");
             }
         }
@@ -186,11 +189,16 @@ impl Api {
     }
 }
 
-/// The JSON answer.
+/// The JSON answer, serialised once, straight from the executor's values.
 fn finish(resp: async_graphql::Response) -> Response {
-    Response(serde_json::to_value(&resp).unwrap_or_else(
-        |_| serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}),
-    ))
+    let errors = resp.is_err();
+    match serde_json::to_string(&resp) {
+        Ok(body) => Response { body, errors },
+        Err(e) => {
+            tracing::error!(error = %e, "a response could not be serialised");
+            error_response(Code::Internal, "internal error")
+        }
+    }
 }
 
 /// The operation's name for the audit: the one asked for, the document's only operation's
@@ -226,14 +234,41 @@ pub struct Request {
     pub variables: serde_json::Value,
 }
 
-/// A GraphQL response as JSON.
+/// A GraphQL response, serialised as JSON.
 #[derive(Debug, Clone)]
-pub struct Response(pub serde_json::Value);
+pub struct Response {
+    body: String,
+    errors: bool,
+}
+
+impl Response {
+    /// The JSON text.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The JSON text, owned.
+    pub fn into_body(self) -> String {
+        self.body
+    }
+
+    /// Whether the response carries errors.
+    pub fn has_errors(&self) -> bool {
+        self.errors
+    }
+
+    /// The body parsed back into a JSON value (for tests and tools; the server sends the
+    /// text).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
 
 /// A response carrying only an error with a code (for failures before execution: a
 /// malformed body, a batched request, an invalid credential).
 pub fn error_response(code: Code, message: &str) -> Response {
-    Response(serde_json::json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]}))
+    let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]});
+    Response { body: body.to_string(), errors: true }
 }
 
 /// The schema. `checked` adds the document rules as an async-graphql extension (for

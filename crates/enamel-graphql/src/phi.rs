@@ -14,13 +14,13 @@ use async_graphql::{Context, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use enamel_domain::PracticeId;
 use enamel_domain::Scope;
-use enamel_store::{ChildPage, PhiAccessFilter, Sort, Store, tables};
+use enamel_store::{PhiAccessFilter, Store};
 
 use crate::connection::{Counted, page_args, page_of};
 use crate::error::{ApiError, ApiResult};
 use crate::global_id::{decode_as, encode};
 use crate::viewer::viewer;
-use enamel_domain::ids::{FamilyId, PatientId, TreatmentPlanId, VisitId};
+use enamel_domain::ids::{PatientId, TreatmentPlanId, VisitId};
 use enamel_domain::records as r;
 use enamel_domain::{Record, Stored};
 
@@ -35,8 +35,6 @@ pub enum Owner {
     Plan(TreatmentPlanId),
     /// The patient of this visit (its steps).
     Visit(VisitId),
-    /// Every member of this family (its ledger, balance and aging).
-    Family(FamilyId),
 }
 
 /// The owners of what one request returned (request data).
@@ -48,19 +46,17 @@ struct Seen {
     patients: BTreeSet<PatientId>,
     plans: BTreeSet<TreatmentPlanId>,
     visits: BTreeSet<VisitId>,
-    families: BTreeSet<FamilyId>,
 }
 
 impl PhiSeen {
     /// The patients whose data was returned, sorted: those noted directly, and the
-    /// patients of the plans, visits and families noted (read from the store).
+    /// patients of the plans and visits noted (read from the store).
     pub(crate) async fn patients(&self, store: &Store, practice: PracticeId) -> enamel_store::Result<Vec<PatientId>> {
-        let (mut patients, plans, visits, families) = match self.0.lock() {
+        let (mut patients, plans, visits) = match self.0.lock() {
             Ok(s) => (
                 s.patients.clone(),
                 s.plans.iter().copied().collect::<Vec<_>>(),
                 s.visits.iter().copied().collect::<Vec<_>>(),
-                s.families.iter().copied().collect::<Vec<_>>(),
             ),
             Err(_) => return Ok(Vec::new()),
         };
@@ -69,11 +65,6 @@ impl PhiSeen {
         }
         if !visits.is_empty() {
             patients.extend(store.get_many(practice, &visits).await?.into_iter().map(|v| v.data.patient_id));
-        }
-        if !families.is_empty() {
-            let page = ChildPage::all(Sort::<PatientId>::by_id());
-            let members = store.children_of(practice, tables::patient::BY_FAMILY, &families, page).await?;
-            patients.extend(members.into_iter().map(|(_, m)| m.id));
         }
         Ok(patients.into_iter().collect())
     }
@@ -93,9 +84,6 @@ pub(crate) fn saw(ctx: &Context<'_>, owner: Owner) {
         }
         Owner::Visit(v) => {
             s.visits.insert(v);
-        }
-        Owner::Family(f) => {
-            s.families.insert(f);
         }
     }
 }
@@ -127,11 +115,10 @@ impl PatientOf for r::InsuranceSubscriber {
     }
 }
 
-impl PatientOf for r::Family {
-    fn owner_of(row: &Stored<Self>) -> Owner {
-        Owner::Family(row.id)
-    }
-}
+/// A family row holds no member's data (an id and where it came from): the fields that
+/// show members' data note them — `guarantor` and `members` each patient they return, the
+/// ledger, balance and aging every member (`views::member_ids`).
+impl PatientOf for r::Family {}
 
 impl PatientOf for r::TreatmentPlanItem {
     fn owner_of(row: &Stored<Self>) -> Owner {
@@ -191,7 +178,7 @@ pub struct AuditEvent {
 }
 
 /// A page of access events.
-pub type AuditEventConnection = Connection<String, AuditEvent, Counted, EmptyFields>;
+pub type AuditEventConnection = Connection<crate::connection::Offset, AuditEvent, Counted, EmptyFields>;
 
 /// Which access events to list.
 #[derive(InputObject, Debug, Clone, Default)]

@@ -627,8 +627,14 @@ pub(crate) async fn ledger_of(ctx: &Context<'_>, patients: &[PatientId]) -> ApiR
     Ok(LedgerRows::load(ctx, patients).await?.ledger())
 }
 
+/// The family's members, each noted for the access audit: what is computed over them (the
+/// family's ledger, balance, aging) shows every member's data.
 pub(crate) async fn member_ids(ctx: &Context<'_>, family: FamilyId) -> ApiResult<Vec<PatientId>> {
-    Ok(family_members(ctx, family).await?.iter().map(|p| p.id).collect())
+    let members: Vec<PatientId> = family_members(ctx, family).await?.iter().map(|p| p.id).collect();
+    for &member in &members {
+        crate::phi::saw(ctx, crate::phi::Owner::Patient(member));
+    }
+    Ok(members)
 }
 
 pub(crate) fn aging_view(ctx: &Context<'_>, ledger: &dv::Ledger, as_of: Option<NaiveDate>) -> AgingView {

@@ -581,7 +581,7 @@ impl Mutation {
 }
 
 /// A page of write-backs.
-pub type WriteBackConnection = Connection<String, WriteBack, Counted, EmptyFields>;
+pub type WriteBackConnection = Connection<crate::connection::Offset, WriteBack, Counted, EmptyFields>;
 
 /// The `writeBacks` root field.
 pub(crate) async fn list(

@@ -140,6 +140,10 @@ pub(crate) struct HttpSection {
     pub(crate) request_timeout: Duration,
     /// Largest request body (and WebSocket message), in bytes.
     pub(crate) body_limit: usize,
+    /// Most GraphQL requests executed at once; more wait their turn (within
+    /// `request_timeout`). Execution is CPU work: beyond a few per core it adds memory, not
+    /// throughput.
+    pub(crate) max_concurrent_requests: usize,
     /// How often subscriptions re-read the store when no change notification arrives
     /// (PostgreSQL notifies every replica of changes at once; this is the safety net).
     #[serde(with = "humantime_serde")]
@@ -275,6 +279,7 @@ impl Default for HttpSection {
             rate_limit: 50,
             request_timeout: Duration::from_secs(30),
             body_limit: 256 * 1024,
+            max_concurrent_requests: 16,
             subscription_poll: Duration::from_secs(1),
         }
     }
@@ -367,6 +372,7 @@ impl Config {
         );
         ensure!(self.http.body_limit >= 1024, "http.body_limit: at least 1024 bytes");
         ensure!(!self.http.request_timeout.is_zero(), "http.request_timeout: must be more than 0");
+        ensure!(self.http.max_concurrent_requests >= 1, "http.max_concurrent_requests: at least 1");
         ensure!(self.http.subscription_poll >= Duration::from_millis(10), "http.subscription_poll: at least 10ms");
         if let Some(secret) = &self.jwt.hs256_secret {
             ensure!(secret.expose().len() >= 32, "jwt.hs256_secret: at least 32 bytes");
@@ -668,6 +674,7 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("ENAMEL_HTTP__RATE_LIMIT", "fast")], "http.rate_limit"),
             (&[("ENAMEL_HTTP__LISTEN", "nowhere")], "http.listen"),
+            (&[("ENAMEL_HTTP__MAX_CONCURRENT_REQUESTS", "0")], "http.max_concurrent_requests"),
             (&[("ENAMEL_SYNC__LEASE", "ten")], "sync.lease"),
             (&[("ENAMEL_SYNC__LEASE", "1s")], "sync.lease"),
             (&[("ENAMEL_SYNC__STREAMS__NOPE", "1m")], "sync.streams.nope"),

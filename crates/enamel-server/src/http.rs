@@ -33,8 +33,10 @@ pub struct HttpConfig {
     pub graphiql: bool,
     /// Largest request body (and WebSocket message).
     pub body_limit: usize,
-    /// Longest a request may run.
+    /// Longest a request may run (waiting for its turn included).
     pub timeout: Duration,
+    /// Most GraphQL requests executed at once; others wait for a turn.
+    pub max_concurrent: usize,
     /// How long an authenticated key is trusted before it is checked again (revocation
     /// takes effect within this time).
     pub auth_cache_ttl: Duration,
@@ -146,6 +148,7 @@ impl Default for HttpConfig {
             graphiql: false,
             body_limit: 256 * 1024,
             timeout: Duration::from_secs(30),
+            max_concurrent: 16,
             auth_cache_ttl: Duration::from_secs(10),
             rate_limit: RateLimit::per_second(50),
             jwt: None,
@@ -161,6 +164,8 @@ struct AppState {
     config: HttpConfig,
     auth_cache: Arc<Mutex<HashMap<String, (Viewer, Instant)>>>,
     limiter: Option<Arc<Limiter>>,
+    /// Turns to execute a GraphQL request (`HttpConfig::max_concurrent`).
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// The router.
@@ -169,7 +174,8 @@ pub fn router(api: Api, store: Store, config: HttpConfig) -> Router {
     let limiter = config.rate_limit.map(|r| {
         Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(r.per_second).allow_burst(r.burst)))
     });
-    let state = AppState { api, store, config, auth_cache: Arc::default(), limiter };
+    let turns = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1)));
+    let state = AppState { api, store, config, auth_cache: Arc::default(), limiter, turns };
     Router::new()
         .route("/", get(graphiql))
         .route("/graphql", post(graphql).get(graphql_get))
@@ -277,12 +283,12 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-fn json(status: StatusCode, body: &serde_json::Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+fn json(status: StatusCode, body: enamel_graphql::Response) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body.into_body()).into_response()
 }
 
 fn refuse(status: StatusCode, code: Code, message: &str) -> Response {
-    json(status, &error_response(code, message).0)
+    json(status, error_response(code, message))
 }
 
 /// `GET /graphql`: a WebSocket upgrade starts a subscription session; a plain GET runs
@@ -382,18 +388,17 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Result
         }
         Err(e) => return refuse(e.status(), Code::BadUserInput, "the body could not be read"),
     };
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, &format!("malformed JSON: {e}")),
-    };
-    if value.is_array() {
+    // Parsed once, straight into the request; a batch (a JSON array) is refused by its
+    // first byte, and serde tells malformed JSON from JSON of the wrong shape.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, "batched requests are not accepted: send one");
     }
-    let request: enamel_graphql::Request = match serde_json::from_value(value) {
+    let request: enamel_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => {
+        Err(e) if e.is_data() => {
             return refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, &format!("not a GraphQL request: {e}"));
         }
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, &format!("malformed JSON: {e}")),
     };
     let viewer = match authenticate(&state, &headers).await {
         Ok(v) => v,
@@ -404,14 +409,19 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Result
     }
     let operation = operation_label(request.operation_name.as_deref());
     let started = Instant::now();
-    let (mut response, outcome) =
-        match tokio::time::timeout(state.config.timeout, state.api.execute(request, Some(viewer))).await {
-            Ok(resp) => {
-                let outcome = if resp.0.get("errors").is_some() { "error" } else { "ok" };
-                (json(StatusCode::OK, &resp.0), outcome)
-            }
-            Err(_) => (refuse(StatusCode::OK, Code::LimitExceeded, "the request ran out of time"), "timeout"),
-        };
+    // Executions are CPU work: past a few per core more at once only hold more memory, so
+    // requests beyond `max_concurrent` wait for a turn (the timeout covers the wait).
+    let run = async {
+        let _turn = state.turns.acquire().await;
+        state.api.execute(request, Some(viewer)).await
+    };
+    let (mut response, outcome) = match tokio::time::timeout(state.config.timeout, run).await {
+        Ok(resp) => {
+            let outcome = if resp.has_errors() { "error" } else { "ok" };
+            (json(StatusCode::OK, resp), outcome)
+        }
+        Err(_) => (refuse(StatusCode::OK, Code::LimitExceeded, "the request ran out of time"), "timeout"),
+    };
     metrics::counter!("enamel_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
         .increment(1);
     metrics::histogram!("enamel_graphql_request_seconds", "operation" => operation.clone())

@@ -175,6 +175,7 @@ fn http_config(config: &Config, store: &Store) -> Result<crate::http::HttpConfig
         graphiql: config.http.graphiql,
         body_limit: config.http.body_limit,
         timeout: config.http.request_timeout,
+        max_concurrent: config.http.max_concurrent_requests,
         rate_limit: crate::http::RateLimit::per_second(config.http.rate_limit),
         jwt,
         metrics: Some(metrics_renderer(store.clone())),

@@ -654,8 +654,13 @@ impl Store {
     /// Records that a response returned these patients' data (the API calls it before it
     /// answers; if it fails, the answer is an error).
     pub async fn record_phi_access(&self, event: &enamel_domain::PhiAccess) -> Result<()> {
+        self.record_phi_accesses(std::slice::from_ref(event)).await
+    }
+
+    /// Records several access events in one statement: all of them or, on an error, none.
+    pub async fn record_phi_accesses(&self, events: &[enamel_domain::PhiAccess]) -> Result<()> {
         let _writer = self.write_guard().await;
-        phi_access::record(&self.db, event).await
+        phi_access::record(&self.db, events).await
     }
 
     /// A page of the practice's access events, newest first.

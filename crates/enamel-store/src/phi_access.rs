@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use enamel_domain::ids::PatientId;
 use enamel_domain::{PhiAccess, PracticeId};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{Result, StoreError};
 
@@ -70,22 +68,27 @@ fn from_model(m: entity::Model) -> Result<PhiAccess> {
     })
 }
 
-pub(crate) async fn record<C: ConnectionTrait>(db: &C, event: &PhiAccess) -> Result<()> {
-    let mut ids: Vec<String> = event.patient_ids.iter().map(ToString::to_string).collect();
-    ids.sort();
-    ids.dedup();
-    entity::ActiveModel {
-        id: Set(event.id),
-        practice_id: Set(event.practice_id.uuid()),
-        at: Set(crate::column::micros(event.at)),
-        credential: Set(event.credential.clone()),
-        subject: Set(event.subject.clone()),
-        operation: Set(event.operation.chars().take(200).collect()),
-        patient_count: Set(i32::try_from(ids.len()).unwrap_or(i32::MAX)),
-        patient_ids: Set(ids.join(",")),
+/// Writes the events in one statement (none: nothing).
+pub(crate) async fn record<C: ConnectionTrait>(db: &C, events: &[PhiAccess]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
     }
-    .insert(db)
-    .await?;
+    let models = events.iter().map(|event| {
+        let mut ids: Vec<String> = event.patient_ids.iter().map(ToString::to_string).collect();
+        ids.sort();
+        ids.dedup();
+        entity::ActiveModel {
+            id: Set(event.id),
+            practice_id: Set(event.practice_id.uuid()),
+            at: Set(crate::column::micros(event.at)),
+            credential: Set(event.credential.clone()),
+            subject: Set(event.subject.clone()),
+            operation: Set(event.operation.chars().take(200).collect()),
+            patient_count: Set(i32::try_from(ids.len()).unwrap_or(i32::MAX)),
+            patient_ids: Set(ids.join(",")),
+        }
+    });
+    entity::Entity::insert_many(models).exec_without_returning(db).await?;
     Ok(())
 }
 

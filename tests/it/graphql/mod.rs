@@ -40,7 +40,7 @@ async fn viewer(store: &Store, practice: PracticeId, scopes: &[Scope]) -> Result
 /// Runs a query; returns the whole response (`data` and `errors`).
 async fn run(api: &Api, viewer: Option<Viewer>, query: &str, variables: Value) -> Value {
     let request = Request { query: query.to_owned(), operation_name: None, variables };
-    api.execute(request, viewer).await.0
+    api.execute(request, viewer).await.to_json()
 }
 
 /// Runs a query that must succeed; returns `data`.

@@ -503,7 +503,7 @@ async fn open_dental_and_tdental_practices_stay_isolated(store: Store) -> Result
     let query = r#"query($id: ID!) { patients(first: 1) { totalCount edges { node { lastName balance { currency } } } } node(id: $id) { id } }"#;
     let request: enamel_graphql::Request =
         serde_json::from_value(json!({"query": query, "variables": {"id": od_node}}))?;
-    let answer = api.execute(request, Some(viewer(td_at.0).await?)).await.0;
+    let answer = api.execute(request, Some(viewer(td_at.0).await?)).await.to_json();
     ensure!(answer["errors"][0]["extensions"]["code"] == "NOT_FOUND", "{answer}");
     ensure!(answer["errors"].as_array().is_some_and(|e| e.len() == 1), "{answer}");
     ensure!(answer["data"]["patients"]["totalCount"] == json!(td_patients.len()), "{answer}");
@@ -511,7 +511,7 @@ async fn open_dental_and_tdental_practices_stay_isolated(store: Store) -> Result
     ensure!(answer["data"]["node"].is_null(), "another practice's id answers nothing: {answer}");
     let request: enamel_graphql::Request =
         serde_json::from_value(json!({"query": query, "variables": {"id": od_node}}))?;
-    let answer = api.execute(request, Some(viewer(od_practice).await?)).await.0;
+    let answer = api.execute(request, Some(viewer(od_practice).await?)).await.to_json();
     ensure!(answer["data"]["node"]["id"] == json!(od_node), "{answer}");
     ensure!(answer["data"]["patients"]["totalCount"] == json!(od_patients.len()));
     Ok(())

@@ -22,7 +22,7 @@ async fn viewer(store: &enamel_store::Store, office: &Office, who: &str, scopes:
 
 async fn run(api: &Api, viewer: &Viewer, query: &str, variables: Value) -> Value {
     let request = Request { query: query.to_owned(), operation_name: None, variables };
-    api.execute(request, Some(viewer.clone())).await.0
+    api.execute(request, Some(viewer.clone())).await.to_json()
 }
 
 fn code(resp: &Value) -> Option<&str> {

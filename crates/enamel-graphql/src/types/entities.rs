@@ -172,7 +172,7 @@ entity! {
             async fn guarantor(&self, ctx: &async_graphql::Context<'_>) -> crate::error::ApiResult<Option<Patient>> {
                 crate::viewer::reader(ctx)?;
                 let members = crate::views::family_members(ctx, self.0.id).await?;
-                Ok(members.iter().find(|m| m.data.is_guarantor).cloned().map(<Patient as crate::connection::Entity>::wrap))
+                Ok(members.iter().find(|m| m.data.is_guarantor).cloned().map(|m| crate::connection::returned::<Patient>(ctx, m)))
             }
 
             /// The family's ledger: every member's lines, with a running balance.
