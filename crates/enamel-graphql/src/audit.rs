@@ -4,10 +4,10 @@
 //! together, one statement and one commit for all of them. Under load a commit (a WAL
 //! flush on PostgreSQL, the writer's turn on SQLite) serves many responses instead of one.
 //!
-//! The writer is a task started on first use: a thin loop over [`write_group`], which
-//! tests drive directly.
+//! The writer is a task started on first use (and again if it ever stopped): a thin loop
+//! over [`write_group`], which tests drive directly.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use enamel_domain::PhiAccess;
 use enamel_store::Store;
@@ -33,7 +33,7 @@ pub(crate) struct NotWritten;
 #[derive(Clone)]
 pub(crate) struct AuditLog {
     store: Store,
-    queue: Arc<OnceLock<mpsc::Sender<Pending>>>,
+    queue: Arc<Mutex<Option<mpsc::Sender<Pending>>>>,
 }
 
 impl AuditLog {
@@ -43,17 +43,31 @@ impl AuditLog {
 
     /// Writes `event`, returning once it is committed.
     pub(crate) async fn record(&self, event: PhiAccess) -> Result<(), NotWritten> {
-        let queue = self.queue.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run(self.store.clone(), rx));
-            tx
-        });
+        let queue = self.writer();
         let (written, done) = oneshot::channel();
         queue.send(Pending { event, written }).await.map_err(|_| NotWritten)?;
         match done.await {
             Ok(true) => Ok(()),
             _ => Err(NotWritten),
         }
+    }
+}
+
+impl AuditLog {
+    /// The running writer's queue; starts the writer when there is none or it stopped (its
+    /// runtime shut down, or it panicked: the events it held answer "not written").
+    fn writer(&self) -> mpsc::Sender<Pending> {
+        let mut slot = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(queue) = slot.as_ref().filter(|q| !q.is_closed()) {
+            return queue.clone();
+        }
+        if slot.is_some() {
+            tracing::warn!("the PHI access writer had stopped; starting it again");
+        }
+        let (queue, events) = mpsc::channel(QUEUE);
+        tokio::spawn(run(self.store.clone(), events));
+        *slot = Some(queue.clone());
+        queue
     }
 }
 
@@ -170,6 +184,21 @@ mod tests {
         }
         let filter = enamel_store::PhiAccessFilter::default();
         assert_eq!(store.count_phi_accesses(practice, &filter).await?, 300);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_stopped_writer_is_started_again() -> TestResult {
+        let (store, practice) = store_with_practice().await?;
+        let log = AuditLog::new(store.clone());
+        assert_eq!(log.record(event(practice, 1)).await, Ok(()));
+        // The writer is gone: its queue's other end is dropped.
+        let (closed, events) = mpsc::channel(1);
+        drop(events);
+        *log.queue.lock().map_err(|_| "poisoned")? = Some(closed);
+        assert_eq!(log.record(event(practice, 2)).await, Ok(()));
+        let filter = enamel_store::PhiAccessFilter::default();
+        assert_eq!(store.count_phi_accesses(practice, &filter).await?, 2);
         Ok(())
     }
 }
