@@ -128,44 +128,46 @@ mod tests {
         Ok((store, practice.id))
     }
 
+    /// A group of `events` and the receivers their waiters hold.
+    fn group_of(events: impl IntoIterator<Item = PhiAccess>) -> (Vec<Pending>, Vec<oneshot::Receiver<bool>>) {
+        events
+            .into_iter()
+            .map(|event| {
+                let (written, done) = oneshot::channel();
+                (Pending { event, written }, done)
+            })
+            .unzip()
+    }
+
+    /// How many access events the practice has.
+    async fn logged(store: &Store, practice: enamel_domain::PracticeId) -> TestResult<u64> {
+        Ok(store.count_phi_accesses(practice, &enamel_store::PhiAccessFilter::default()).await?)
+    }
+
     #[tokio::test]
     async fn a_group_is_written_in_one_go_and_every_waiter_hears() -> TestResult {
         let (store, practice) = store_with_practice().await?;
-        let mut group = Vec::new();
-        let mut waiting = Vec::new();
-        for n in 0..5 {
-            let (written, done) = oneshot::channel();
-            group.push(Pending { event: event(practice, n), written });
-            waiting.push(done);
-        }
+        let (mut group, waiting) = group_of((0..5).map(|n| event(practice, n)));
         write_group(&store, &mut group).await;
         assert!(group.is_empty());
         for done in waiting {
             assert_eq!(done.await, Ok(true));
         }
-        let filter = enamel_store::PhiAccessFilter::default();
-        assert_eq!(store.count_phi_accesses(practice, &filter).await?, 5);
+        assert_eq!(logged(&store, practice).await?, 5);
         Ok(())
     }
 
     #[tokio::test]
     async fn a_failed_group_tells_every_waiter_and_writes_nothing() -> TestResult {
         let (store, practice) = store_with_practice().await?;
-        let mut group = Vec::new();
-        let mut waiting = Vec::new();
         let duplicate = event(practice, 0);
         // The same id twice: the statement fails on the primary key, so no event lands.
-        for e in [event(practice, 1), duplicate.clone(), duplicate] {
-            let (written, done) = oneshot::channel();
-            group.push(Pending { event: e, written });
-            waiting.push(done);
-        }
+        let (mut group, waiting) = group_of([event(practice, 1), duplicate.clone(), duplicate]);
         write_group(&store, &mut group).await;
         for done in waiting {
             assert_eq!(done.await, Ok(false));
         }
-        let filter = enamel_store::PhiAccessFilter::default();
-        assert_eq!(store.count_phi_accesses(practice, &filter).await?, 0);
+        assert_eq!(logged(&store, practice).await?, 0);
         Ok(())
     }
 
@@ -182,8 +184,7 @@ mod tests {
         for task in tasks {
             assert_eq!(task.await?, Ok(()));
         }
-        let filter = enamel_store::PhiAccessFilter::default();
-        assert_eq!(store.count_phi_accesses(practice, &filter).await?, 300);
+        assert_eq!(logged(&store, practice).await?, 300);
         Ok(())
     }
 
@@ -197,8 +198,7 @@ mod tests {
         drop(events);
         *log.queue.lock().map_err(|_| "poisoned")? = Some(closed);
         assert_eq!(log.record(event(practice, 2)).await, Ok(()));
-        let filter = enamel_store::PhiAccessFilter::default();
-        assert_eq!(store.count_phi_accesses(practice, &filter).await?, 2);
+        assert_eq!(logged(&store, practice).await?, 2);
         Ok(())
     }
 }

@@ -2,28 +2,36 @@
 //! the JSON report; the configuration's sync section (here the mass-delete guard, set from
 //! the environment) governs the command as it governs `enamel serve`.
 
-use std::process::Command;
-
-use base64::Engine;
 use enamel_sim::{Mode, PmsKind, SimConfig};
 use serde_json::Value;
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
+#[allow(dead_code, unreachable_pub)]
+#[path = "support/process.rs"]
+mod process;
+use process::{Backend, COMMAND_TIMEOUT, Cli, Database, Output, run_command, runtime};
+
+mod sqlite {
+    #[test]
+    fn enamel_sync_copies_the_office_and_obeys_the_configured_delete_guard() {
+        super::run(super::Backend::Sqlite);
+    }
 }
 
-fn enamel(db: &str, key: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enamel"));
-    cmd.args(args).env("DATABASE_URL", db).env("ENAMEL_MASTER_KEY", key).env_remove("ENAMEL_SYNC__MAX_DELETE_SHARE");
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().expect("the enamel binary runs");
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+mod postgres {
+    #[test]
+    fn enamel_sync_copies_the_office_and_obeys_the_configured_delete_guard() {
+        super::run(super::Backend::Postgres);
     }
+}
+
+/// `enamel sync --practice P --json [more…]` with `env` on top of the test's, whatever its
+/// outcome (the guard test expects a refusal).
+fn sync(cli: &Cli, practice: &str, more: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["sync", "--practice", practice, "--json"];
+    args.extend_from_slice(more);
+    let mut command = cli.command(&args);
+    command.env_remove("ENAMEL_SYNC__MAX_DELETE_SHARE").envs(env.iter().copied());
+    run_command(command, &format!("enamel {}", args.join(" ")), COMMAND_TIMEOUT)
 }
 
 /// The `--json` report's line for `stream`.
@@ -34,50 +42,31 @@ fn stream<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {report}"))
 }
 
-#[test]
-fn enamel_sync_copies_the_office_and_obeys_the_configured_delete_guard() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let sim = runtime.block_on(async {
+fn run(backend: Backend) {
+    let Some((_database, database_url)) = Database::new(backend) else { return };
+    // The simulator serves on this runtime: it lives as long as the test.
+    let sim_runtime = runtime();
+    let sim = sim_runtime.block_on(async {
         let mut config = SimConfig::new(PmsKind::OpenDental);
         config.mode = Mode::Local;
-        config.developer_key = "dev".into();
-        config.customer_key = "cust".into();
+        // The keys `Cli::add_open_dental` stores.
+        config.developer_key = "dev-key".into();
+        config.customer_key = "customer-key".into();
         enamel_sim::spawn(config, 0).await.expect("sim")
     });
-    let dir = std::env::temp_dir().join(format!("enamel-cli-sync-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = format!("sqlite://{}?mode=rwc", dir.join("e.db").display());
-    let key = base64::engine::general_purpose::STANDARD.encode([0x3c; 32]);
-
-    let run = enamel(&db, &key, &[], &["migrate"]);
-    assert!(run.ok, "{}", run.stderr);
-    let run = enamel(&db, &key, &[], &["practice", "add", "--name", "Guarded Smiles"]);
-    assert!(run.ok, "{}", run.stderr);
-    let practice =
-        run.stdout.split_whitespace().find(|w| uuid::Uuid::parse_str(w).is_ok()).expect("a practice id").to_owned();
-    let api = sim.api_url();
-    let add = [
-        "connection",
-        "add",
-        "--practice",
-        &practice,
-        "--kind",
-        "open-dental",
-        "--base-url",
-        &api,
-        "--developer-key",
-        "dev",
-        "--customer-key",
-        "cust",
-        "--mode",
-        "local",
-    ];
-    let run = enamel(&db, &key, &[], &add);
-    assert!(run.ok, "{}", run.stderr);
+    let master_key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0x3c; 32]);
+    let cli = Cli { database_url, master_key, env: Vec::new() };
+    match backend {
+        Backend::Sqlite => cli.run(&["migrate"]),
+        Backend::Postgres => cli.run(&["migrate", "--create-database"]),
+    };
+    let out = cli.run(&["practice", "add", "--name", "Guarded Smiles"]);
+    let practice = out.split_whitespace().find(|w| uuid::Uuid::parse_str(w).is_ok()).expect("a practice id").to_owned();
+    cli.add_open_dental(&practice, &sim.api_url());
 
     // A first sync: every stream of the office, each reported with what it did.
-    let run = enamel(&db, &key, &[], &["sync", "--practice", &practice, "--json"]);
-    assert!(run.ok, "{}", run.stderr);
+    let run = sync(&cli, &practice, &[], &[]);
+    assert!(run.status.success(), "{}", run.describe("first sync"));
     let report: Value = serde_json::from_str(&run.stdout).expect("one JSON object");
     assert_eq!(report["error"], Value::Null);
     let counts = sim.control.counts();
@@ -94,16 +83,15 @@ fn enamel_sync_copies_the_office_and_obeys_the_configured_delete_guard() {
     let changed = sim.control.mutate(5);
     let deleted = changed.deleted["refattaches"];
     assert!(deleted * 5 > counts["refattaches"], "{deleted} of {} deleted", counts["refattaches"]);
-    let run = enamel(&db, &key, &[], &["sync", "--practice", &practice, "--full", "--json"]);
-    assert!(!run.ok, "the guard refuses");
+    let run = sync(&cli, &practice, &["--full"], &[]);
+    assert!(!run.status.success(), "the guard refuses");
     let report: Value = serde_json::from_str(&run.stdout).expect("one JSON object");
     let error = report["error"].as_str().unwrap_or_default();
     assert!(error.contains("refusing to delete"), "{report}");
     // …and with the guard raised in the configuration, the same command deletes them.
     let raised = [("ENAMEL_SYNC__MAX_DELETE_SHARE", "0.9")];
-    let run = enamel(&db, &key, &raised, &["sync", "--practice", &practice, "--full", "--json"]);
-    assert!(run.ok, "{}", run.stderr);
+    let run = sync(&cli, &practice, &["--full"], &raised);
+    assert!(run.status.success(), "{}", run.describe("full sync, guard raised"));
     let report: Value = serde_json::from_str(&run.stdout).expect("one JSON object");
     assert_eq!(stream(&report, "refattaches")["deleted"], deleted as u64, "{report}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,10 +6,10 @@
 //! anywhere resumes from the last committed page without loss or duplicates (upserts are
 //! idempotent, R1). Incremental streams read from the PMS's own clock (`serverDateTime`)
 //! minus a lookback overlap, inclusively (R2, R3); the durable cursor advances only when a
-//! pass completes. A complete, uninterrupted full pass of a
-//! reconciled stream soft-deletes the rows the PMS no longer has, unless that would delete
-//! more than a configured share (then the run fails with the reason and nothing is
-//! deleted). Every run is recorded in `sync_run`.
+//! pass completes. A complete, uninterrupted full pass of a reconciled stream soft-deletes
+//! the rows the PMS no longer has, unless that would delete more than a configured share
+//! (then the run fails with the reason and nothing is deleted). Every run is recorded in
+//! `sync_run`.
 //!
 //! The engine knows neither HTTP nor SQL: it drives a [`PmsClient`] and the store's API.
 //! Loops (the scheduler) are thin shells over these step functions; tests drive them with
@@ -663,7 +663,8 @@ impl Reading<'_> {
 
     /// The next unit of work: up to `pages_per_unit` pages (and `rows_per_unit` rows) of an
     /// ordinary stream, or for streams listed per parent every page of up to
-    /// `parents_per_unit` parents; [`CONCURRENCY`] requests in flight. Returns the unit and how many parents it completes.
+    /// `parents_per_unit` parents; [`CONCURRENCY`] requests in flight. Returns the unit and
+    /// how many parents it completes.
     async fn unit(&self, progress: &Progress) -> Result<(Unit, usize), SyncError> {
         use futures::StreamExt;
         let (parents, config, since) = (self.parents, self.config, progress.since);
