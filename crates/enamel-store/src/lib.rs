@@ -35,6 +35,7 @@ mod changes;
 mod column;
 mod error;
 mod integrity;
+mod key_ids;
 mod page_memo;
 mod phi_access;
 mod practice;
@@ -49,6 +50,7 @@ mod sync_state;
 mod table;
 pub mod tables;
 mod upsert;
+mod wal;
 mod write_back;
 
 pub use changes::{Change, Topic};
@@ -112,8 +114,12 @@ pub struct Store {
     /// from the file; the one writer keeps them cached from one page's transaction to the
     /// next. `None` (PostgreSQL, in-memory SQLite): transactions take any connection.
     tx_db: Option<DatabaseConnection>,
+    /// With `tx_db`: checkpoints of the WAL on the pool, started by the writer's commits.
+    checkpointer: Option<Arc<wal::Checkpointer>>,
     /// Change notifications (see [`Store::changes`]).
     changes: Arc<changes::Changes>,
+    /// Ids of PMS keys already stored, for references.
+    key_ids: Arc<key_ids::KeyIds>,
 }
 
 /// The PostgreSQL advisory lock key serialising migrations ("enamel" in ASCII).
@@ -152,7 +158,7 @@ impl Store {
                 Err(_) => return Err(unreachable("no answer within 10 s".to_owned())),
             }
         }
-        let options = |max_connections: u32| {
+        let options = |max_connections: u32, writer: bool| {
             let mut options = ConnectOptions::new(url.clone());
             options
                 .sqlx_logging(false)
@@ -161,7 +167,7 @@ impl Store {
                 .max_connections(max_connections);
             if backend == Backend::Sqlite {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                options.min_connections(1).map_sqlx_sqlite_opts(|o| {
+                options.min_connections(1).map_sqlx_sqlite_opts(move |o| {
                     o.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
                         .foreign_keys(true)
@@ -170,22 +176,27 @@ impl Store {
                         // sync inserts keys all over the unique index.
                         .pragma("cache_size", "-32768")
                         .pragma("temp_store", "memory")
+                        .pragma("wal_autocheckpoint", if writer { wal::WRITER_AUTOCHECKPOINT } else { "1000" })
                 });
             }
             options
         };
-        // PostgreSQL: reads keep the server's plan cache (planning cost more than running the
-        // graph's small indexed reads); write transactions plan each statement (`begin`).
-        let db = Database::connect(options(if backend == Backend::Sqlite { 4 } else { 16 })).await?;
+        // PostgreSQL keeps the server's plan cache for reads and writes alike: planning cost
+        // more than running the graph's small indexed reads, and in page transactions the
+        // foreign key check on `practice_id` (a query per inserted row) was replanned per
+        // row under `force_custom_plan`. The sync's key look-ups need no custom plans: they
+        // probe the unique index per key (`sql::rows_by_keys`), whatever the statistics.
+        let db = Database::connect(options(if backend == Backend::Sqlite { 4 } else { 16 }, false)).await?;
         let tx_db = match backend {
             // An in-memory database exists once per connection: its writes share the pool.
             Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
-                Some(Database::connect(options(1)).await?)
+                Some(Database::connect(options(1, true)).await?)
             }
             _ => None,
         };
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { db, backend, writer, tx_db, changes: Arc::default() })
+        let checkpointer = tx_db.is_some().then(|| wal::Checkpointer::new(db.clone()));
+        Ok(Store { db, backend, writer, tx_db, checkpointer, changes: Arc::default(), key_ids: Arc::default() })
     }
 
     /// Creates the PostgreSQL database named by `url` when it does not exist, connecting to
@@ -403,12 +414,13 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx> {
         let guard = self.write_guard().await;
         let txn = self.tx_db.as_ref().unwrap_or(&self.db).begin().await?;
-        if self.backend == Backend::Postgres {
-            // Batched lookups bind thousands of keys; a generic plan cached while a table was
-            // small (a sequential scan) would be reused as it grows. Plan each execution.
-            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await?;
-        }
-        Ok(Tx { txn, _writer: guard })
+        Ok(Tx {
+            txn,
+            _writer: guard,
+            checkpointer: self.checkpointer.clone(),
+            key_ids: Arc::clone(&self.key_ids),
+            learnt: key_ids::Learnt::default(),
+        })
     }
 
     /// Waits for this process's turn to write (SQLite only).
@@ -910,6 +922,10 @@ fn postgres_admin_url(url: &str) -> Result<(String, String)> {
 pub struct Tx {
     txn: DatabaseTransaction,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    checkpointer: Option<Arc<wal::Checkpointer>>,
+    key_ids: Arc<key_ids::KeyIds>,
+    /// Ids learnt in this transaction, shared with the store's later ones when it commits.
+    learnt: key_ids::Learnt,
 }
 
 impl Tx {
@@ -923,7 +939,8 @@ impl Tx {
         source: Source,
         rows: &[SyncRow<R>],
     ) -> Result<UpsertReport> {
-        upsert::upsert(&self.txn, practice, source, rows).await
+        let known = upsert::KnownIds { shared: &self.key_ids, learnt: &self.learnt };
+        upsert::upsert(&self.txn, known, practice, source, rows).await
     }
 
     /// Soft-deletes the live rows of `T` from `source` whose keys start with `scope` ("" for
@@ -1021,6 +1038,10 @@ impl Tx {
     /// Commits.
     pub async fn commit(self) -> Result<()> {
         self.txn.commit().await?;
+        self.key_ids.share(self.learnt);
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.nudge();
+        }
         Ok(())
     }
 

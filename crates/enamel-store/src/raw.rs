@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use enamel_domain::PracticeId;
 use sea_orm::ActiveValue::Set;
+use sea_orm::DbBackend;
 use sea_orm::entity::prelude::*;
 
-use crate::sql::{OnConflictUpdate, insert_rows};
+use crate::sql::{OnConflictUpdate, Statements, insert_statements};
 
 use crate::Result;
 
@@ -33,30 +34,27 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Stores payloads by row id; `replace` when the rows may have one already (changed rows),
-/// otherwise a plain insert (new rows).
-pub(crate) async fn save<C: ConnectionTrait>(
-    db: &C,
+/// The statements storing payloads by row id; `replace` when the rows may have one already
+/// (changed rows), otherwise plain inserts (new rows). Each statement's rows are made when
+/// it is built.
+pub(crate) fn save_statements<'a>(
+    backend: DbBackend,
     practice: PracticeId,
-    entity: &str,
-    rows: Vec<(Uuid, &enamel_domain::RawJson)>,
+    entity: &'a str,
+    rows: Vec<(Uuid, &'a enamel_domain::RawJson)>,
     at: DateTime<Utc>,
     replace: bool,
-) -> Result<()> {
-    let rows: Vec<ActiveModel> = rows
-        .into_iter()
-        .map(|(row_id, payload)| ActiveModel {
-            row_id: Set(row_id),
-            practice_id: Set(practice.uuid()),
-            entity: Set(entity.to_owned()),
-            payload: Set(payload.as_str().to_owned()),
-            recorded_at: Set(at),
-        })
-        .collect();
+) -> Result<Statements<'a>> {
+    let rows = rows.into_iter().map(move |(row_id, payload)| ActiveModel {
+        row_id: Set(row_id),
+        practice_id: Set(practice.uuid()),
+        entity: Set(entity.to_owned()),
+        payload: Set(payload.as_str().to_owned()),
+        recorded_at: Set(at),
+    });
     let conflict = replace
         .then(|| OnConflictUpdate { key: vec![Column::RowId], update: vec![Column::Payload, Column::RecordedAt] });
-    insert_rows::<Entity, C>(db, rows, conflict).await?;
-    Ok(())
+    Ok(insert_statements::<Entity>(backend, rows, conflict)?)
 }
 
 pub(crate) async fn load<C: ConnectionTrait>(

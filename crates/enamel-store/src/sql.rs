@@ -1,7 +1,7 @@
 //! Small SQL helpers shared by the repositories.
 
-use sea_orm::DbBackend;
 use sea_orm::sea_query::{Alias, ArrayType, Expr, Func, IntoColumnRef, Query, SimpleExpr, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement};
 use uuid::Uuid;
 
 /// `column IN (…)` on SQLite. On PostgreSQL `column IN (SELECT unnest($1))` with one array
@@ -32,15 +32,14 @@ fn in_unnest(column: impl IntoColumnRef, ty: ArrayType, values: Vec<Value>) -> S
 /// row found. On PostgreSQL each key probes the unique index through a `LATERAL` join, a
 /// plan that does not depend on table statistics (which are stale while a first sync is
 /// filling a table, and would otherwise lead the planner to scan it whole per batch).
-pub(crate) async fn rows_by_keys<C: sea_orm::ConnectionTrait>(
+pub(crate) async fn rows_by_keys<C: ConnectionTrait>(
     db: &C,
     table: &str,
     columns: &[&str],
     practice: Uuid,
     source: &str,
     keys: &[&str],
-) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
-    use sea_orm::Statement;
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -72,9 +71,13 @@ pub(crate) async fn rows_by_keys<C: sea_orm::ConnectionTrait>(
     db.query_all(stmt).await
 }
 
-/// Bound parameters per multi-row insert on SQLite (its limit is 32,766).
-const SQLITE_PARAMS_PER_INSERT: usize = 30_000;
-/// Rows per statement on PostgreSQL (one JSON parameter each).
+/// Bound parameters per multi-row insert on SQLite (its limit is 32,766). Kept small: a
+/// statement's SQL text, values and bound arguments stay in the allocator's reused pages
+/// (a 30,000-parameter statement took fresh, zeroed pages from the OS each time), the next
+/// statement is built while SQLite runs this one ([`pipelined`]), and the few sizes a
+/// table's statements come in stay prepared in the connection's statement cache.
+const SQLITE_PARAMS_PER_INSERT: usize = 4_000;
+/// Rows per statement on PostgreSQL (one array parameter per column).
 const POSTGRES_ROWS_PER_INSERT: usize = 5_000;
 
 /// What to do when a row's key already exists.
@@ -85,126 +88,152 @@ pub(crate) struct OnConflictUpdate<C> {
     pub(crate) update: Vec<C>,
 }
 
-/// Inserts rows in multi-row statements, optionally as an upsert.
+/// A sequence of statements, built one at a time as they are asked for.
+pub(crate) type Statements<'a> = Box<dyn Iterator<Item = Result<Statement, DbErr>> + Send + 'a>;
+
+/// Runs statements one after another, building each next statement while the database runs
+/// the one before (both futures are polled on this task: the database's own work happens
+/// on its connection's thread or server, the building here). The first error stops the run.
+pub(crate) async fn pipelined<C: ConnectionTrait>(db: &C, mut statements: Statements<'_>) -> Result<(), DbErr> {
+    let Some(mut current) = statements.next().transpose()? else {
+        return Ok(());
+    };
+    loop {
+        let (done, next) = futures::future::join(db.execute(current), async { statements.next().transpose() }).await;
+        done?;
+        match next? {
+            Some(statement) => current = statement,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The statements inserting `rows`, optionally as an upsert; each statement's rows are taken
+/// from `rows` (and its values built) only when the statement is asked for.
 ///
 /// SQLite gets `INSERT … VALUES (…), (…)` with bound parameters. PostgreSQL gets
 /// `INSERT … SELECT * FROM unnest($1::text::uuid[], $2::text::text[], …)`: one array literal
 /// per column, so a statement has as many parameters as the table has columns however many
 /// rows it carries (binding tens of thousands of scalar parameters, or expanding JSON with
 /// `json_to_recordset`, costs more than the insert itself; see BENCHMARKS.md).
-pub(crate) async fn insert_rows<E, C>(
-    db: &C,
-    rows: Vec<E::ActiveModel>,
+pub(crate) fn insert_statements<'a, E>(
+    backend: DbBackend,
+    rows: impl IntoIterator<Item = E::ActiveModel, IntoIter: Send + 'a>,
     conflict: Option<OnConflictUpdate<E::Column>>,
-) -> Result<(), sea_orm::DbErr>
+) -> Result<Statements<'a>, DbErr>
 where
-    E: sea_orm::EntityTrait,
-    E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
-    C: sea_orm::ConnectionTrait,
+    E: EntityTrait,
+    E::ActiveModel: Send,
 {
-    use sea_orm::sea_query::OnConflict;
     use sea_orm::{ActiveModelTrait, Iterable};
 
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let backend = db.get_database_backend();
-    if backend != DbBackend::Postgres {
-        let per_statement = (SQLITE_PARAMS_PER_INSERT / E::Column::iter().count()).max(1);
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let insert = E::insert_many(rows.by_ref().take(per_statement));
-            match &conflict {
-                Some(c) => {
-                    let on_conflict =
-                        OnConflict::columns(c.key.iter().copied()).update_columns(c.update.iter().copied()).to_owned();
-                    insert.on_conflict(on_conflict).exec_without_returning(db).await?;
-                }
-                None => {
-                    insert.exec_without_returning(db).await?;
-                }
-            }
-        }
-        return Ok(());
-    }
-
+    let mut rows = rows.into_iter().peekable();
     let columns: Vec<E::Column> = E::Column::iter().collect();
     let name = |c: &E::Column| format!("\"{}\"", sea_orm::IdenStatic::as_str(c));
-    let names: Vec<String> = columns.iter().map(name).collect();
+    let table = sea_orm::IdenStatic::as_str(&E::default()).to_owned();
+    let names = columns.iter().map(name).collect::<Vec<_>>().join(", ");
+    if backend != DbBackend::Postgres {
+        // The SQL text is written here rather than by SeaQuery, which clones every value
+        // into its statement: the values move from the rows into the statement.
+        let per_statement = (SQLITE_PARAMS_PER_INSERT / columns.len()).max(1);
+        let mut tail = String::new();
+        if let Some(c) = &conflict {
+            let key: Vec<String> = c.key.iter().map(name).collect();
+            let set: Vec<String> = c.update.iter().map(|u| format!("{0} = \"excluded\".{0}", name(u))).collect();
+            tail = format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", "));
+        }
+        let row_marks = format!("({})", vec!["?"; columns.len()].join(", "));
+        let sql = move |rows: usize| {
+            format!("INSERT INTO \"{table}\" ({names}) VALUES {}{tail}", vec![row_marks.as_str(); rows].join(", "))
+        };
+        let full = sql(per_statement);
+        return Ok(Box::new(std::iter::from_fn(move || {
+            rows.peek()?;
+            let mut values = Vec::with_capacity(per_statement * columns.len());
+            let mut count = 0;
+            for mut row in rows.by_ref().take(per_statement) {
+                count += 1;
+                values.extend(columns.iter().map(|c| row.take(*c).into_value().unwrap_or(Value::String(None))));
+            }
+            let sql = if count == per_statement { full.clone() } else { sql(count) };
+            Some(Ok(Statement::from_sql_and_values(backend, sql, values)))
+        })));
+    }
+
     let types: Vec<&'static str> = columns
         .iter()
         .map(|c| pg_type(sea_orm::ColumnTrait::def(c).get_column_type()))
-        .collect::<Result<_, sea_orm::DbErr>>()?;
+        .collect::<Result<_, DbErr>>()?;
     let mut tail = String::new();
     if let Some(c) = &conflict {
         let key: Vec<String> = c.key.iter().map(name).collect();
         let set: Vec<String> = c.update.iter().map(|u| format!("{0} = EXCLUDED.{0}", name(u))).collect();
         tail = format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", "));
     }
-    let table = sea_orm::IdenStatic::as_str(&E::default()).to_owned();
-    for chunk in rows.chunks(POSTGRES_ROWS_PER_INSERT) {
-        let mut params = Vec::with_capacity(columns.len());
-        let mut arrays = Vec::with_capacity(columns.len());
-        for (j, col) in columns.iter().enumerate() {
-            let values: Vec<Option<Value>> = chunk.iter().map(|row| row.get(*col).into_value()).collect();
-            // A column without NULLs binds as a typed array (binary, nothing to parse); one
-            // with NULLs as an array literal (the binder cannot send NULL elements).
-            match typed_array(&values) {
-                Some(array) => {
-                    arrays.push(format!("${}::{}[]", j + 1, types[j]));
-                    params.push(array);
-                }
-                None => {
-                    let mut literal = String::with_capacity(chunk.len() * 16);
-                    literal.push('{');
-                    for (i, value) in values.into_iter().enumerate() {
-                        if i > 0 {
-                            literal.push(',');
-                        }
-                        write_array_element(&mut literal, value)?;
+    Ok(Box::new(std::iter::from_fn(move || {
+        rows.peek()?;
+        let mut chunk: Vec<E::ActiveModel> = rows.by_ref().take(POSTGRES_ROWS_PER_INSERT).collect();
+        let mut build = || -> Result<Statement, DbErr> {
+            let mut params = Vec::with_capacity(columns.len());
+            let mut arrays = Vec::with_capacity(columns.len());
+            for (j, col) in columns.iter().enumerate() {
+                let values: Vec<Option<Value>> = chunk.iter_mut().map(|row| row.take(*col).into_value()).collect();
+                // A column without NULLs binds as a typed array (binary, nothing to parse);
+                // one with NULLs as an array literal (the binder cannot send NULL elements).
+                match typed_array(values) {
+                    Ok(array) => {
+                        arrays.push(format!("${}::{}[]", j + 1, types[j]));
+                        params.push(array);
                     }
-                    literal.push('}');
-                    arrays.push(format!("${}::text::{}[]", j + 1, types[j]));
-                    params.push(Value::from(literal));
+                    Err(values) => {
+                        let mut literal = String::with_capacity(chunk.len() * 16);
+                        literal.push('{');
+                        for (i, value) in values.into_iter().enumerate() {
+                            if i > 0 {
+                                literal.push(',');
+                            }
+                            write_array_element(&mut literal, value)?;
+                        }
+                        literal.push('}');
+                        arrays.push(format!("${}::text::{}[]", j + 1, types[j]));
+                        params.push(Value::from(literal));
+                    }
                 }
             }
-        }
-        let sql =
-            format!("INSERT INTO \"{table}\" ({}) SELECT * FROM unnest({}){tail}", names.join(", "), arrays.join(", "));
-        db.execute(sea_orm::Statement::from_sql_and_values(backend, sql, params)).await?;
-    }
-    Ok(())
+            let sql = format!("INSERT INTO \"{table}\" ({names}) SELECT * FROM unnest({}){tail}", arrays.join(", "));
+            Ok(Statement::from_sql_and_values(backend, sql, params))
+        };
+        Some(build())
+    })))
 }
 
-/// The values as one typed array, when none is NULL and the type binds natively.
-fn typed_array(values: &[Option<Value>]) -> Option<Value> {
-    macro_rules! collect {
-        ($variant:ident, $ty:ident) => {{
-            let mut out = Vec::with_capacity(values.len());
-            for v in values {
-                match v {
-                    Some(Value::$variant(Some(x))) => out.push(Value::$variant(Some(x.clone()))),
-                    _ => return None,
-                }
-            }
-            Some(Value::Array(ArrayType::$ty, Some(Box::new(out))))
-        }};
+/// The values as one typed array, when none is NULL and the type binds natively; otherwise
+/// the values back.
+fn typed_array(values: Vec<Option<Value>>) -> Result<Value, Vec<Option<Value>>> {
+    fn array_type(value: &Value) -> Option<ArrayType> {
+        Some(match value {
+            Value::Uuid(Some(_)) => ArrayType::Uuid,
+            Value::String(Some(_)) => ArrayType::String,
+            Value::BigInt(Some(_)) => ArrayType::BigInt,
+            Value::Int(Some(_)) => ArrayType::Int,
+            Value::SmallInt(Some(_)) => ArrayType::SmallInt,
+            Value::Double(Some(_)) => ArrayType::Double,
+            Value::Bool(Some(_)) => ArrayType::Bool,
+            Value::ChronoDate(Some(_)) => ArrayType::ChronoDate,
+            Value::ChronoDateTimeUtc(Some(_)) => ArrayType::ChronoDateTimeUtc,
+            _ => return None,
+        })
     }
-    match values.first()? {
-        Some(Value::Uuid(Some(_))) => collect!(Uuid, Uuid),
-        Some(Value::String(Some(_))) => collect!(String, String),
-        Some(Value::BigInt(Some(_))) => collect!(BigInt, BigInt),
-        Some(Value::Int(Some(_))) => collect!(Int, Int),
-        Some(Value::SmallInt(Some(_))) => collect!(SmallInt, SmallInt),
-        Some(Value::Double(Some(_))) => collect!(Double, Double),
-        Some(Value::Bool(Some(_))) => collect!(Bool, Bool),
-        Some(Value::ChronoDate(Some(_))) => collect!(ChronoDate, ChronoDate),
-        Some(Value::ChronoDateTimeUtc(Some(_))) => collect!(ChronoDateTimeUtc, ChronoDateTimeUtc),
-        _ => None,
+    let Some(ty) = values.first().and_then(Option::as_ref).and_then(array_type) else {
+        return Err(values);
+    };
+    if !values.iter().all(|v| v.as_ref().and_then(array_type).as_ref() == Some(&ty)) {
+        return Err(values);
     }
+    Ok(Value::Array(ty, Some(Box::new(values.into_iter().flatten().collect()))))
 }
 
-fn pg_type(ty: &sea_orm::ColumnType) -> Result<&'static str, sea_orm::DbErr> {
+fn pg_type(ty: &sea_orm::ColumnType) -> Result<&'static str, DbErr> {
     use sea_orm::ColumnType as T;
     Ok(match ty {
         T::Uuid => "uuid",
@@ -218,14 +247,14 @@ fn pg_type(ty: &sea_orm::ColumnType) -> Result<&'static str, sea_orm::DbErr> {
         T::TimestampWithTimeZone => "timestamptz",
         T::Json | T::JsonBinary => "jsonb",
         other => {
-            return Err(sea_orm::DbErr::Custom(format!("no bulk insert mapping for column type {other:?}")));
+            return Err(DbErr::Custom(format!("no bulk insert mapping for column type {other:?}")));
         }
     })
 }
 
 /// Appends one element of a PostgreSQL array literal: `NULL`, or the value's text quoted
 /// with `"` and `\` escaped.
-fn write_array_element(out: &mut String, value: Option<Value>) -> Result<(), sea_orm::DbErr> {
+fn write_array_element(out: &mut String, value: Option<Value>) -> Result<(), DbErr> {
     use std::fmt::Write;
     let quoted = |out: &mut String, s: &str| {
         out.push('"');
@@ -273,7 +302,7 @@ fn write_array_element(out: &mut String, value: Option<Value>) -> Result<(), sea
             Ok(())
         }
         Some(other) => {
-            return Err(sea_orm::DbErr::Custom(format!("no bulk insert mapping for value {other:?}")));
+            return Err(DbErr::Custom(format!("no bulk insert mapping for value {other:?}")));
         }
     };
     Ok(())

@@ -8,11 +8,12 @@
 use std::collections::HashMap;
 
 use enamel_domain::{PracticeId, Source, SourceKey, SyncRow};
-use sea_orm::{ConnectionTrait, IdenStatic, Iterable};
+use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Iterable};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::sql::{OnConflictUpdate, insert_rows, rows_by_keys};
+use crate::key_ids::{KeyIds, Learnt, Scope};
+use crate::sql::{OnConflictUpdate, Statements, insert_statements, pipelined, rows_by_keys};
 use crate::table::sealed::{TableDef, UpsertDef};
 use crate::table::{Common, RefKeys, Resolved, RowHead, Unresolved};
 use crate::{Result, StoreError, raw};
@@ -74,8 +75,15 @@ struct Existing {
     deleted: bool,
 }
 
+/// Ids the store already knows, and where a transaction notes what it learns.
+pub(crate) struct KnownIds<'a> {
+    pub(crate) shared: &'a KeyIds,
+    pub(crate) learnt: &'a Learnt,
+}
+
 pub(crate) async fn upsert<R, C>(
     db: &C,
+    known: KnownIds<'_>,
     practice: PracticeId,
     source: Source,
     rows: &[SyncRow<R>],
@@ -89,12 +97,19 @@ where
     if rows.is_empty() {
         return Ok(report);
     }
-    let existing = existing::<R::Id, C>(db, practice, source, &rows).await?;
+    let table = <R::Id as TableDef>::TABLE;
+    let scope = Scope { practice, source, table };
+    // The rows' hashes are computed here while the database looks up the stored ones.
+    let (existing, hashes) = futures::future::join(existing::<R::Id, C>(db, practice, source, &rows), async {
+        rows.iter().map(|row| content_hash(&row.data)).collect::<Result<Vec<i64>>>()
+    })
+    .await;
+    let (existing, hashes) = (existing?, hashes?);
+    known.learnt.note(scope, existing.iter().map(|(key, e)| (key.as_str(), e.id)));
 
     // Decide what to write.
     let mut to_write = Vec::with_capacity(rows.len());
-    for row in rows.iter().copied() {
-        let hash = content_hash(&row.data)?;
+    for (row, hash) in rows.iter().copied().zip(hashes) {
         match existing.get(row.source_id.as_str()) {
             Some(e) if e.hash == hash && !e.deleted => report.unchanged += 1,
             Some(e) => to_write.push((row, hash, e.id, false)),
@@ -110,12 +125,14 @@ where
     for (row, ..) in to_write.iter() {
         row.data.collect_refs(&mut keys);
     }
-    let resolved = resolve(db, practice, source, &keys).await?;
+    let resolved = resolve(db, &known, practice, source, &keys).await?;
 
     let synced_at = crate::column::now();
     let mut inserts = Vec::new();
     let mut updates = Vec::new();
-    let mut raws = Vec::new();
+    // A new row's payload is new too: a plain insert, no conflict to look for.
+    let (mut new_raws, mut changed_raws) = (Vec::new(), Vec::new());
+    let mut inserted = Vec::new();
     for (row, hash, id, is_new) in to_write {
         let head = RowHead {
             id,
@@ -131,25 +148,26 @@ where
                 if is_new {
                     inserts.push(active);
                     report.inserted += 1;
+                    inserted.push((row.source_id.as_str(), id));
                 } else {
                     updates.push(active);
                     report.updated += 1;
                 }
                 if let Some(payload) = &row.raw {
-                    raws.push((id, payload, is_new));
+                    if is_new { &mut new_raws } else { &mut changed_raws }.push((id, payload));
                 }
             }
             Err(reason) => report.rejected.push(Rejected { source_id: row.source_id.clone(), reason }),
         }
     }
-    write::<R::Id, C>(db, inserts, false).await?;
-    write::<R::Id, C>(db, updates, true).await?;
-    // A new row's payload is new too: a plain insert, no conflict to look for.
-    let (new_raws, changed_raws): (Vec<_>, Vec<_>) = raws.into_iter().partition(|(.., is_new)| *is_new);
-    for (raws, replace) in [(new_raws, false), (changed_raws, true)] {
-        let raws = raws.into_iter().map(|(id, payload, _)| (id, payload)).collect();
-        raw::save(db, practice, <R::Id as TableDef>::TABLE, raws, synced_at, replace).await?;
-    }
+    // One pipeline: each statement is built while the one before runs.
+    let backend = db.get_database_backend();
+    let statements = write_statements::<R::Id>(backend, inserts, false)?
+        .chain(write_statements::<R::Id>(backend, updates, true)?)
+        .chain(raw::save_statements(backend, practice, table, new_raws, synced_at, false)?)
+        .chain(raw::save_statements(backend, practice, table, changed_raws, synced_at, true)?);
+    pipelined(db, Box::new(statements)).await?;
+    known.learnt.note(scope, inserted);
     Ok(report)
 }
 
@@ -202,19 +220,24 @@ async fn existing<T: TableDef, C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Looks up the internal ids of referenced PMS keys: one statement per target table (and
-/// per few thousand keys), always within the practice and source.
+/// Looks up the internal ids of referenced PMS keys, always within the practice and source:
+/// those the store already knows without a statement, the rest in one statement per target
+/// table (and per few thousand keys).
 async fn resolve<C: ConnectionTrait>(
     db: &C,
+    known: &KnownIds<'_>,
     practice: PracticeId,
     source: Source,
     keys: &RefKeys<'_>,
 ) -> Result<Resolved> {
     let mut resolved = Resolved::default();
     for (table, wanted) in &keys.by_table {
+        let scope = Scope { practice, source, table };
         let found = resolved.by_table.entry(table).or_default();
-        let wanted: Vec<&str> = wanted.iter().map(|k| k.as_str()).collect();
-        for chunk in wanted.chunks(KEY_CHUNK) {
+        let missing = known.shared.lookup(scope, wanted.iter().copied(), found);
+        let missing: Vec<&str> = missing.iter().map(|k| k.as_str()).collect();
+        let mut learnt = Vec::new();
+        for chunk in missing.chunks(KEY_CHUNK) {
             for row in rows_by_keys(db, table, &["source_id", "id"], practice.uuid(), source.as_ref(), chunk).await? {
                 let key: String = row.try_get("", "source_id")?;
                 let id: Uuid = row.try_get("", "id")?;
@@ -224,21 +247,24 @@ async fn resolve<C: ConnectionTrait>(
                     row: id,
                     reason: e.to_string(),
                 })?;
+                learnt.push((key.clone(), id));
                 found.insert(key, id);
             }
         }
+        known.learnt.note(scope, learnt.iter().map(|(key, id)| (key.as_str(), *id)));
     }
     Ok(resolved)
 }
 
-/// Writes rows in multi-row statements. New rows (absent from the lookup a moment ago, in
-/// this transaction) are plain inserts; a concurrent writer of the same keys makes the
-/// transaction fail on the unique key rather than write twice. Changed rows are
+/// The statements writing rows in multi-row statements. New rows (absent from the lookup a
+/// moment ago, in this transaction) are plain inserts; a concurrent writer of the same keys
+/// makes the transaction fail on the unique key rather than write twice. Changed rows are
 /// `INSERT … ON CONFLICT DO UPDATE` of every column but the id and key.
-async fn write<T: TableDef, C: ConnectionTrait>(db: &C, actives: Vec<T::Active>, existing: bool) -> Result<()> {
-    if actives.is_empty() {
-        return Ok(());
-    }
+fn write_statements<'a, T: TableDef>(
+    backend: DbBackend,
+    actives: Vec<T::Active>,
+    existing: bool,
+) -> Result<Statements<'a>> {
     let conflict = existing.then(|| {
         let key: Vec<T::Column> = [Common::PracticeId, Common::Source, Common::SourceId].map(T::column).into();
         let id = T::column(Common::Id);
@@ -246,6 +272,5 @@ async fn write<T: TableDef, C: ConnectionTrait>(db: &C, actives: Vec<T::Active>,
         let update = T::Column::iter().filter(|c| !fixed.contains(&c.as_str())).collect();
         OnConflictUpdate { key, update }
     });
-    insert_rows::<T::Entity, C>(db, actives, conflict).await?;
-    Ok(())
+    Ok(insert_statements::<T::Entity>(backend, actives, conflict)?)
 }

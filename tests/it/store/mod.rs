@@ -22,6 +22,7 @@ backend_tests!(
     mass_deletion_is_refused,
     unresolved_references_reject_only_their_rows,
     references_resolve_within_the_practice_only,
+    remembered_ids_come_only_from_committed_rows,
     children_are_limited_and_ordered_per_parent,
     children_of_a_thousand_parents_are_one_statement,
     records_round_trip_with_their_values,
@@ -152,6 +153,56 @@ async fn references_resolve_within_the_practice_only(store: Store) -> Result<()>
     ensure!(report.inserted == 0 && report.rejected.len() == 1, "{report:?}");
     let report = store.upsert(a, Source::Tdental, &[procedure(1, 1, None)]).await?;
     ensure!(report.inserted == 0 && report.rejected.len() == 1, "{report:?}");
+    Ok(())
+}
+
+/// SQLite copies its write-ahead log into the database file (a checkpoint) off the writer's
+/// thread: the writer's own threshold is 10,000 pages, and each of its commits starts a
+/// checkpoint on the pool. A few thousand rows (well under that threshold) reach the file.
+#[tokio::test]
+async fn sqlite_checkpoints_the_writers_log_in_the_background() -> Result<()> {
+    let path = std::env::temp_dir().join(format!("enamel-wal-{}.db", uuid::Uuid::new_v4().simple()));
+    let store = Store::connect(&format!("sqlite://{}", path.display())).await?;
+    store.migrate().await?;
+    let p = practice(&store, "A").await;
+    let file_size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let before = file_size();
+    let tx = store.begin().await?;
+    tx.upsert(p, Source::OpenDental, &(1..=5_000).map(patient).collect::<Vec<_>>()).await?;
+    tx.commit().await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while file_size() < before + 1_000_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let after = file_size();
+    store.close().await?;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    ensure!(after >= before + 1_000_000, "the log was not copied into the file: {before} → {after} bytes");
+    Ok(())
+}
+
+/// The store remembers the ids of keys it has stored, so that later references need no
+/// look-up; a rolled-back insert must leave nothing remembered, or a later reference would
+/// point at a row that never landed.
+async fn remembered_ids_come_only_from_committed_rows(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let tx = store.begin().await?;
+    tx.upsert(p, Source::OpenDental, &[patient(1), patient(2)]).await?;
+    // Within the transaction the new patients resolve (from the database).
+    let report = tx.upsert(p, Source::OpenDental, &[procedure(1, 1, None)]).await?;
+    ensure!(report.inserted == 1 && report.rejected.is_empty(), "{report:?}");
+    tx.rollback().await?;
+    let report = store.upsert(p, Source::OpenDental, &[procedure(2, 1, None)]).await?;
+    ensure!(report.inserted == 0 && report.rejected.len() == 1, "a rolled-back patient resolved: {report:?}");
+
+    // Stored again (with new ids) and committed, they resolve, to the rows that landed.
+    store.upsert(p, Source::OpenDental, &[patient(1), patient(2)]).await?;
+    let report = store.upsert(p, Source::OpenDental, &[procedure(3, 1, None), procedure(4, 2, None)]).await?;
+    ensure!(report.inserted == 2 && report.rejected.is_empty(), "{report:?}");
+    ensure!(store.check_references(p).await?.is_empty(), "a reference dangles");
+    ensure!(store.live_ids::<ProcedureId>(p).await?.len() == 2);
     Ok(())
 }
 

@@ -1,0 +1,56 @@
+//! WAL checkpoints off the writer's thread (SQLite files).
+//!
+//! SQLite copies the write-ahead log back into the database file (a checkpoint) from
+//! whichever connection commits past `wal_autocheckpoint` pages, on that connection's
+//! thread. For the one writer connection that is the page transactions' critical path: a
+//! sixth of its time in a first sync. The writer's threshold is therefore raised to a
+//! safety net ([`WRITER_AUTOCHECKPOINT`]), and each of its commits starts a passive
+//! checkpoint on a pooled connection instead, on another thread, unless one is under way.
+//! A passive checkpoint neither waits for nor blocks readers or the writer; the WAL restarts
+//! from its beginning when the writer begins after a checkpoint that copied every frame.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+/// The writer's own checkpoint threshold in pages (SQLite's default is 1,000): reached only
+/// when the background checkpoints fall behind or cannot run.
+pub(crate) const WRITER_AUTOCHECKPOINT: &str = "10000";
+
+/// Starts checkpoints on the pool, one at a time.
+#[derive(Debug)]
+pub(crate) struct Checkpointer {
+    db: DatabaseConnection,
+    running: AtomicBool,
+}
+
+impl Checkpointer {
+    pub(crate) fn new(db: DatabaseConnection) -> Arc<Checkpointer> {
+        Arc::new(Checkpointer { db, running: AtomicBool::new(false) })
+    }
+
+    /// Starts a passive checkpoint on a pooled connection, unless one is under way (it will
+    /// copy what this commit wrote, or the next nudge will).
+    pub(crate) fn nudge(self: &Arc<Self>) {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let _ = this.checkpoint().await;
+            this.running.store(false, Ordering::Release);
+        });
+    }
+
+    /// One passive checkpoint: the frames in the log and how many of them are now copied.
+    pub(crate) async fn checkpoint(&self) -> crate::Result<(i64, i64)> {
+        let row = self
+            .db
+            .query_one(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)"))
+            .await
+            .inspect_err(|e| tracing::debug!(error = %e, "WAL checkpoint failed"))?;
+        let Some(row) = row else { return Ok((0, 0)) };
+        Ok((row.try_get_by_index::<i64>(1)?, row.try_get_by_index::<i64>(2)?))
+    }
+}
