@@ -132,16 +132,16 @@ where
     let name = |c: &E::Column| format!("\"{}\"", sea_orm::IdenStatic::as_str(c));
     let table = sea_orm::IdenStatic::as_str(&E::default()).to_owned();
     let names = columns.iter().map(name).collect::<Vec<_>>().join(", ");
+    let mut tail = String::new();
+    if let Some(c) = &conflict {
+        let key: Vec<String> = c.key.iter().map(name).collect();
+        let set: Vec<String> = c.update.iter().map(|u| format!("{0} = excluded.{0}", name(u))).collect();
+        tail = format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", "));
+    }
     if backend != DbBackend::Postgres {
         // The SQL text is written here rather than by SeaQuery, which clones every value
         // into its statement: the values move from the rows into the statement.
         let per_statement = (SQLITE_PARAMS_PER_INSERT / columns.len()).max(1);
-        let mut tail = String::new();
-        if let Some(c) = &conflict {
-            let key: Vec<String> = c.key.iter().map(name).collect();
-            let set: Vec<String> = c.update.iter().map(|u| format!("{0} = \"excluded\".{0}", name(u))).collect();
-            tail = format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", "));
-        }
         let row_marks = format!("({})", vec!["?"; columns.len()].join(", "));
         let sql = move |rows: usize| {
             format!("INSERT INTO \"{table}\" ({names}) VALUES {}{tail}", vec![row_marks.as_str(); rows].join(", "))
@@ -153,6 +153,7 @@ where
             let mut count = 0;
             for mut row in rows.by_ref().take(per_statement) {
                 count += 1;
+                // A column left unset binds NULL (SQLite's NULL has no type).
                 values.extend(columns.iter().map(|c| row.take(*c).into_value().unwrap_or(Value::String(None))));
             }
             let sql = if count == per_statement { full.clone() } else { sql(count) };
@@ -164,12 +165,6 @@ where
         .iter()
         .map(|c| pg_type(sea_orm::ColumnTrait::def(c).get_column_type()))
         .collect::<Result<_, DbErr>>()?;
-    let mut tail = String::new();
-    if let Some(c) = &conflict {
-        let key: Vec<String> = c.key.iter().map(name).collect();
-        let set: Vec<String> = c.update.iter().map(|u| format!("{0} = EXCLUDED.{0}", name(u))).collect();
-        tail = format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", "));
-    }
     Ok(Box::new(std::iter::from_fn(move || {
         rows.peek()?;
         let mut chunk: Vec<E::ActiveModel> = rows.by_ref().take(POSTGRES_ROWS_PER_INSERT).collect();
