@@ -38,19 +38,11 @@ impl Checkpointer {
         }
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let _ = this.checkpoint().await;
+            // A checkpoint that fails (the store closing, say) is retried by the next nudge.
+            if let Err(e) = this.db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::debug!(error = %e, "WAL checkpoint failed");
+            }
             this.running.store(false, Ordering::Release);
         });
-    }
-
-    /// One passive checkpoint: the frames in the log and how many of them are now copied.
-    pub(crate) async fn checkpoint(&self) -> crate::Result<(i64, i64)> {
-        let row = self
-            .db
-            .query_one(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)"))
-            .await
-            .inspect_err(|e| tracing::debug!(error = %e, "WAL checkpoint failed"))?;
-        let Some(row) = row else { return Ok((0, 0)) };
-        Ok((row.try_get_by_index::<i64>(1)?, row.try_get_by_index::<i64>(2)?))
     }
 }
