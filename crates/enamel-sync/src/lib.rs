@@ -512,9 +512,21 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     Ok(outcome)
 }
 
-/// Requests in flight at once (the client's rate limiter still spaces them where the PMS
+/// Pages requested at once (the client's rate limiter still spaces them where the PMS
 /// throttles).
 const CONCURRENCY: usize = 8;
+
+/// Parents' lists requested at once when each was remembered: a pass asks for one list per
+/// parent (a patient's adjustments), mostly unchanged, so round trips bound it, not rows.
+const REMEMBERED_CONCURRENCY: usize = 32;
+
+/// Pages of an ordinary stream one unit takes at most while its pages are remembered
+/// unchanged: such a page holds no rows in memory, and a unit is one transaction.
+const REMEMBERED_PAGES_PER_UNIT: usize = 64;
+
+/// Parents a unit of a per-parent stream takes at most while their answers are remembered
+/// unchanged.
+const REMEMBERED_PARENTS_PER_UNIT: usize = 1_000;
 
 fn empty_page() -> enamel_pms::Page {
     enamel_pms::Page {
@@ -550,6 +562,11 @@ struct Unit {
 impl Unit {
     fn new() -> Self {
         Self { page: empty_page(), fresh: Vec::new(), unremembered: Vec::new(), same_pages: Vec::new(), same_rows: 0 }
+    }
+
+    /// Whether every page taken so far was remembered unchanged: the unit holds no rows.
+    fn all_remembered(&self) -> bool {
+        self.page.fetched == 0 && self.fresh.is_empty() && self.unremembered.is_empty() && !self.same_pages.is_empty()
     }
 
     /// Adds one page's answer (see [`Reading::page`]), which becomes the unit's last page.
@@ -663,7 +680,8 @@ impl Reading<'_> {
 
     /// The next unit of work: up to `pages_per_unit` pages (and `rows_per_unit` rows) of an
     /// ordinary stream, or for streams listed per parent every page of up to
-    /// `parents_per_unit` parents; [`CONCURRENCY`] requests in flight. Returns the unit and
+    /// `parents_per_unit` parents ([`CONCURRENCY`] requests in flight, [`REMEMBERED_CONCURRENCY`]
+    /// for parents whose lists were remembered); more while every page so far was remembered unchanged. Returns the unit and
     /// how many parents it completes.
     async fn unit(&self, progress: &Progress) -> Result<(Unit, usize), SyncError> {
         use futures::StreamExt;
@@ -678,54 +696,79 @@ impl Reading<'_> {
             // interrupted mid-way): the next page, and when it is full, up to
             // `pages_per_unit` − 1 more fetched in parallel.
             let head = self.page(since, progress.offset, first.clone()).await?;
-            let (complete, rows, next_offset) = (head.page.complete, head.rows(), head.page.next_offset);
+            let (complete, rows) = (head.page.complete, head.rows());
             unit.add(head);
             if complete || rows == 0 {
                 unit.page.complete = complete;
                 return Ok((unit, usize::from(complete)));
             }
             let pages = (config.rows_per_unit / rows).clamp(1, config.pages_per_unit.max(1));
-            let offsets: Vec<usize> = (0..pages - 1).map(|i| next_offset + i * rows).collect();
-            let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(offsets)
-                .map(|offset| self.page(since, offset, first.clone()))
-                .buffered(CONCURRENCY)
-                .collect()
-                .await;
-            for answer in answers {
-                let answer = answer?;
-                let complete = answer.page.complete;
-                unit.add(answer);
-                if complete {
+            // The first wave completes the head's; while every page so far was remembered
+            // unchanged (they hold no rows), further waves join the unit, up to
+            // `REMEMBERED_PAGES_PER_UNIT` pages: rows in flight stay those of one wave.
+            let mut wave = pages - 1;
+            loop {
+                let start = unit.page.next_offset;
+                let offsets: Vec<usize> = (0..wave).map(|i| start + i * rows).collect();
+                let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(offsets)
+                    .map(|offset| self.page(since, offset, first.clone()))
+                    .buffered(CONCURRENCY)
+                    .collect()
+                    .await;
+                for answer in answers {
+                    let answer = answer?;
+                    let complete = answer.page.complete;
+                    unit.add(answer);
+                    if complete {
+                        break;
+                    }
+                }
+                let taken = unit.same_pages.len() + unit.fresh.len() + unit.unremembered.len();
+                if unit.page.complete || !unit.all_remembered() || taken >= REMEMBERED_PAGES_PER_UNIT {
                     break;
                 }
+                wave = pages.min(REMEMBERED_PAGES_PER_UNIT - taken);
             }
             let done = usize::from(unit.page.complete);
             return Ok((unit, done));
         }
-        let chunk: Vec<String> = parents[progress.parent_index..]
-            .iter()
-            .take(config.parents_per_unit.max(1))
-            .filter_map(Clone::clone)
-            .collect();
-        let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(chunk.iter().cloned())
-            .map(|parent| self.page(since, 0, Some(parent)))
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
-        for (parent, answer) in chunk.iter().zip(answers) {
-            let mut answer = answer?;
-            // A parent with more than a page of rows: the rest, in order.
-            loop {
-                let (complete, next_offset) = (answer.page.complete, answer.page.next_offset);
-                unit.add(answer);
-                if complete {
-                    break;
+        // Waves of `parents_per_unit` parents; while every answer so far was remembered
+        // unchanged, further waves join the unit, up to `REMEMBERED_PARENTS_PER_UNIT`.
+        let mut taken = 0;
+        loop {
+            let chunk: Vec<String> = parents[progress.parent_index + taken..]
+                .iter()
+                .take(config.parents_per_unit.max(1))
+                .filter_map(Clone::clone)
+                .collect();
+            taken += chunk.len();
+            let remembered = chunk.iter().all(|parent| self.memos.contains_key(&format!("{parent}/0")));
+            let at_once = if remembered { REMEMBERED_CONCURRENCY } else { CONCURRENCY };
+            let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(chunk.iter().cloned())
+                .map(|parent| self.page(since, 0, Some(parent)))
+                .buffered(at_once)
+                .collect()
+                .await;
+            for (parent, answer) in chunk.iter().zip(answers) {
+                let mut answer = answer?;
+                // A parent with more than a page of rows: the rest, in order.
+                loop {
+                    let (complete, next_offset) = (answer.page.complete, answer.page.next_offset);
+                    unit.add(answer);
+                    if complete {
+                        break;
+                    }
+                    answer = self.page(since, next_offset, Some(parent.clone())).await?;
                 }
-                answer = self.page(since, next_offset, Some(parent.clone())).await?;
+            }
+            let more = progress.parent_index + taken < parents.len()
+                && taken + config.parents_per_unit.max(1) <= REMEMBERED_PARENTS_PER_UNIT;
+            if chunk.is_empty() || !more || !unit.all_remembered() {
+                break;
             }
         }
         unit.page.complete = true;
-        Ok((unit, chunk.len()))
+        Ok((unit, taken))
     }
 }
 

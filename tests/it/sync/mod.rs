@@ -103,6 +103,7 @@ backend_tests!(
     bad_rows_are_quarantined_with_their_reason,
     unchanged_pages_are_taken_as_remembered_and_change_nothing,
     streams_side_by_side_land_like_streams_one_at_a_time,
+    remembered_pages_are_taken_many_to_a_unit,
 );
 
 async fn a_first_sync_copies_the_office_and_a_second_changes_nothing(store: Store) -> Result<()> {
@@ -310,6 +311,54 @@ async fn unchanged_pages_are_taken_as_remembered_and_change_nothing(store: Store
     for o in &quiet {
         ensure!(o.counts.inserted + o.counts.updated + o.counts.deleted == 0, "{}: {:?}", o.stream, o.counts);
     }
+    same_rows(&store, p, q).await?;
+    ensure!(store.check_references(p).await?.is_empty());
+    Ok(())
+}
+
+async fn remembered_pages_are_taken_many_to_a_unit(store: Store) -> Result<()> {
+    let sim = office().await;
+    let client = client(&sim);
+    // Small units: one 100-row page of an ordinary stream, two parents of a per-parent one.
+    let small = SyncConfig {
+        max_delete_share: 0.5,
+        pages_per_unit: 1,
+        rows_per_unit: usize::MAX,
+        parents_per_unit: 2,
+        ..SyncConfig::default()
+    };
+    let full = SyncConfig { full: true, ..small.clone() };
+    let reread = SyncConfig { reuse_unchanged_pages: false, ..full.clone() };
+    let (p, c) = connected(&store, "Remembers").await?;
+    let (q, d) = connected(&store, "Rereads").await?;
+    let first = sync_once(target(&store, &client, p, c, &small, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    sync_once(target(&store, &client, q, d, &small, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    // Nothing changed: a unit goes on taking pages (parents) while they are remembered
+    // unchanged, so a pass takes far fewer units (transactions) than the first one did.
+    sim.control.advance(chrono::Duration::minutes(30));
+    let again = sync_once(target(&store, &client, p, c, &full, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    let units = |outcomes: &[enamel_sync::StreamOutcome], stream: &str| {
+        outcomes.iter().find(|o| o.stream == stream).map_or(0, |o| o.pages)
+    };
+    let counts = sim.control.counts();
+    for (stream, listed) in [("procedurelogs", counts["procedurelogs"] / 100), ("adjustments", counts["patients"] / 2)]
+    {
+        let (before, after) = (units(&first, stream), units(&again, stream));
+        ensure!(before >= listed && listed >= 5, "{stream}: {before} units for {listed} pages or parent pairs");
+        ensure!(after * 4 <= before, "{stream}: {before} units, then {after} over remembered pages");
+    }
+    for o in &again {
+        ensure!(o.counts.unchanged == o.counts.fetched, "{}: {:?}", o.stream, o.counts);
+        ensure!(o.counts.fetched as usize == counts[&o.stream], "{}: {:?}", o.stream, o.counts);
+    }
+    // The office changes: a unit stops growing at the first page read in full, and the
+    // store ends exactly like one that read every row.
+    sim.control.advance(chrono::Duration::minutes(30));
+    sim.control.mutate(5);
+    let changed = sync_once(target(&store, &client, p, c, &full, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    sync_once(target(&store, &client, q, d, &reread, &Hooks::default())).await.map_err(|(_, e)| e)?;
+    let written: u64 = changed.iter().map(|o| o.counts.inserted + o.counts.updated + o.counts.deleted).sum();
+    ensure!(written > 0, "the changes were written");
     same_rows(&store, p, q).await?;
     ensure!(store.check_references(p).await?.is_empty());
     Ok(())
