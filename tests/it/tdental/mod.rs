@@ -516,3 +516,35 @@ async fn open_dental_and_tdental_practices_stay_isolated(store: Store) -> Result
     ensure!(answer["data"]["patients"]["totalCount"] == json!(od_patients.len()));
     Ok(())
 }
+
+/// Visit steps come as one bare array of every row; the adapter maps it a chunk of rows at
+/// a time. At `clinic` scale (3,500 steps, several chunks) the one page still holds every
+/// row, once, in the simulator's order, in a single batch; and the same answer again is
+/// taken as unchanged by its digest.
+#[tokio::test]
+async fn a_bare_array_is_mapped_whole_a_chunk_at_a_time() -> Result<()> {
+    use enamel_domain::Batch;
+    use enamel_pms::{PageRequest, PmsClient};
+    let mut config = SimConfig::new(PmsKind::Tdental);
+    config.scale = enamel_sim::Scale::Clinic;
+    let sim = enamel_sim::spawn(config, 0).await.context("simulator")?;
+    let expected: Vec<String> =
+        Raw::login(&sim).await?.list("DotKhamSteps").await?.iter().map(|r| text(r, "id")).collect();
+    ensure!(expected.len() > 2_000, "{} steps: too few for several chunks", expected.len());
+    let client = client(&sim);
+    let request = |known| PageRequest { offset: 0, since: None, parent: None, known };
+    let page = client.fetch("dotkhamsteps", request(None)).await?;
+    ensure!(page.fetched == expected.len() && page.complete && page.quarantined.is_empty(), "{page:?}");
+    ensure!(page.keys == expected, "keys in the simulator's order");
+    let [Batch::VisitSteps(rows)] = page.batches.as_slice() else {
+        anyhow::bail!("one batch of visit steps, got {} batches", page.batches.len());
+    };
+    let mapped: Vec<String> = rows.iter().map(|r| r.source_id.to_string()).collect();
+    ensure!(mapped == expected, "every row mapped once, in order");
+    let again = client.fetch("dotkhamsteps", request(page.digest)).await?;
+    ensure!(again.same_as_known && again.batches.is_empty(), "{again:?}");
+    // A page past the array is empty and complete.
+    let past = client.fetch("dotkhamsteps", PageRequest { offset: expected.len(), ..request(None) }).await?;
+    ensure!(past.fetched == 0 && past.complete && past.batches.is_empty(), "{past:?}");
+    Ok(())
+}

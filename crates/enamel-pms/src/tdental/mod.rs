@@ -28,6 +28,7 @@ use chrono_tz::Tz;
 use enamel_domain::Batch;
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -411,19 +412,8 @@ impl TdClient {
             base_url: &self.config.base_url,
         };
         let known = if with_details { None } else { request.known };
-        let mut digest = None;
-        let mut answer = async |path: &'static str, query: &[(&str, String)]| -> Result<Option<Value>, PmsError> {
-            match self.get_with(path, query, |bytes| read_answer::<Value>(salt, bytes, None, known)).await? {
-                Answer::Same { digest: d, .. } => {
-                    digest = Some(d);
-                    Ok(None)
-                }
-                Answer::Body { digest: d, body } => {
-                    digest = (!with_details).then_some(d);
-                    Ok(Some(body))
-                }
-            }
-        };
+        // The answer's digest, when its rows can be remembered by it.
+        let kept = |d| (!with_details).then_some(d);
         let unchanged = || Page {
             batches: Vec::new(),
             quarantined: Vec::new(),
@@ -436,47 +426,81 @@ impl TdClient {
             digest: None,
             same_as_known: true,
         };
-        let mut items = if ep.bare {
+        let prefix = spec.key_prefix;
+        let tz = self.config.time_zone;
+        let page_of = move |fetched: usize, complete: bool, digest| Page {
+            batches: Vec::new(),
+            quarantined: Vec::new(),
+            deleted: Vec::new(),
+            fetched,
+            keys: Vec::new(),
+            complete,
+            next_offset: request.offset + fetched,
+            server_time,
+            digest,
+            same_as_known: false,
+        };
+        if ep.bare {
+            // A bare array is the whole data set in one answer (visit steps: 64,000 rows).
+            // Its rows are parsed and mapped a chunk at a time, so that the page never holds
+            // every row as a tree of JSON values at once.
             if request.offset > 0 {
-                Vec::new()
-            } else {
-                match answer(ep.path, &[]).await? {
-                    None => return Ok(unchanged()),
-                    Some(Value::Array(rows)) => rows,
-                    Some(other) => return Err(protocol(ep.path, "a JSON array", &other)),
+                return Ok(page_of(0, true, None));
+            }
+            let (d, body) = self.answer::<Box<RawValue>>(ep.path, &[], salt, known).await?;
+            let Some(body) = body else { return Ok(unchanged()) };
+            let digest = kept(d);
+            let path = ep.path;
+            let map = move || -> Result<Page, PmsError> {
+                let texts: Vec<&RawValue> = serde_json::from_str(body.get()).map_err(|_| {
+                    let got: Value = serde_json::from_str(body.get()).unwrap_or(Value::Null);
+                    protocol(path, "a JSON array", &got)
+                })?;
+                let mut page = page_of(texts.len(), true, digest);
+                for chunk in texts.chunks(BARE_ROWS_AT_ONCE) {
+                    let rows = chunk
+                        .iter()
+                        .map(|text| serde_json::from_str::<Value>(text.get()))
+                        .collect::<Result<Vec<Value>, _>>()
+                        .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))?;
+                    page.keys.extend(keys_of(&rows, prefix));
+                    map_rows(stream, &rows, tz, &mut page);
                 }
+                Ok(page)
+            };
+            return tokio::task::spawn_blocking(map)
+                .await
+                .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?;
+        }
+        let mut query: Vec<(&str, String)> = vec![("offset", request.offset.to_string()), ("limit", limit.to_string())];
+        query.extend(ep.fixed.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        if let Some(w) = ep.window {
+            let bounds = match request.since {
+                Some(since) => Some(self.window(since)),
+                // A full pass of a list that needs both bounds: all of time (dates
+                // before 1900 are typing mistakes, and must be seen to be quarantined).
+                None if w.paired => NaiveDate::from_ymd_opt(1, 1, 1).zip(NaiveDate::from_ymd_opt(9999, 12, 31)),
+                None => None,
+            };
+            if let Some((from, to)) = bounds {
+                query.push((w.from, from.format("%Y-%m-%d").to_string()));
+                query.push((w.to, to.format("%Y-%m-%d").to_string()));
             }
-        } else {
-            let mut query: Vec<(&str, String)> =
-                vec![("offset", request.offset.to_string()), ("limit", limit.to_string())];
-            query.extend(ep.fixed.iter().map(|(k, v)| (*k, (*v).to_owned())));
-            if let Some(w) = ep.window {
-                let bounds = match request.since {
-                    Some(since) => Some(self.window(since)),
-                    // A full pass of a list that needs both bounds: all of time (dates
-                    // before 1900 are typing mistakes, and must be seen to be quarantined).
-                    None if w.paired => NaiveDate::from_ymd_opt(1, 1, 1).zip(NaiveDate::from_ymd_opt(9999, 12, 31)),
-                    None => None,
-                };
-                if let Some((from, to)) = bounds {
-                    query.push((w.from, from.format("%Y-%m-%d").to_string()));
-                    query.push((w.to, to.format("%Y-%m-%d").to_string()));
-                }
-            }
-            if let (true, Some(company)) = (ep.per_company, &request.parent) {
-                query.push(("companyId", company.clone()));
-            }
-            match answer(ep.path, &query).await? {
-                None => return Ok(unchanged()),
-                Some(Value::Object(mut envelope)) => match envelope.remove("items") {
-                    Some(Value::Array(rows)) => rows,
-                    _ => return Err(protocol(ep.path, "a list envelope with items", &Value::Object(envelope))),
-                },
-                Some(other) => return Err(protocol(ep.path, "a list envelope", &other)),
-            }
+        }
+        if let (true, Some(company)) = (ep.per_company, &request.parent) {
+            query.push(("companyId", company.clone()));
+        }
+        let (d, body) = self.answer::<Value>(ep.path, &query, salt, known).await?;
+        let (mut items, digest) = match body {
+            None => return Ok(unchanged()),
+            Some(Value::Object(mut envelope)) => match envelope.remove("items") {
+                Some(Value::Array(rows)) => (rows, kept(d)),
+                _ => return Err(protocol(ep.path, "a list envelope with items", &Value::Object(envelope))),
+            },
+            Some(other) => return Err(protocol(ep.path, "a list envelope", &other)),
         };
         let fetched = items.len();
-        let complete = ep.bare || fetched < limit;
+        let complete = fetched < limit;
         if let (true, Some(company)) = (ep.per_company, &request.parent) {
             for item in &mut items {
                 if let Some(row) = item.as_object_mut()
@@ -489,35 +513,31 @@ impl TdClient {
         if let Some(detail) = ep.detail.filter(|_| with_details) {
             items = self.with_details(detail, items).await?;
         }
-        let prefix = spec.key_prefix;
-        let tz = self.config.time_zone;
         // Mapping is CPU work: it runs off the async threads, so that other requests and the
         // previous unit's write go on meanwhile.
         let map = move || {
-            let keys = items
-                .iter()
-                .filter_map(|r| r.get("id").and_then(Value::as_str))
-                .filter(|id| !id.trim().is_empty())
-                .map(|id| format!("{prefix}{}", id.trim()))
-                .collect();
-            let mut page = Page {
-                batches: Vec::new(),
-                quarantined: Vec::new(),
-                deleted: Vec::new(),
-                fetched,
-                keys,
-                complete,
-                next_offset: request.offset + fetched,
-                server_time,
-                digest,
-                same_as_known: false,
-            };
+            let mut page = page_of(fetched, complete, digest);
+            page.keys = keys_of(&items, prefix).collect();
             map_rows(stream, &items, tz, &mut page);
             page
         };
         tokio::task::spawn_blocking(map)
             .await
             .map_err(|e| PmsError::Protocol(format!("{}: reading the page failed: {e}", ep.path)))
+    }
+
+    /// A list's answer and its digest; no body when the digest is `known` (unchanged).
+    async fn answer<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        salt: crate::digest::Salt<'_>,
+        known: Option<enamel_domain::PageDigest>,
+    ) -> Result<(enamel_domain::PageDigest, Option<T>), PmsError> {
+        match self.get_with(path, query, |bytes| read_answer::<T>(salt, bytes, None, known)).await? {
+            Answer::Same { digest, .. } => Ok((digest, None)),
+            Answer::Body { digest, body } => Ok((digest, Some(body))),
+        }
     }
 
     /// Merges each row's `/{id}` detail into it, a bounded number at a time. A row whose
@@ -562,7 +582,19 @@ fn jwt_times(token: &str) -> Option<(i64, Option<i64>)> {
     Some((claims.get("exp")?.as_i64()?, claims.get("iat").and_then(Value::as_i64)))
 }
 
-/// Maps a page's rows into batches; a row that does not map is quarantined with its reason.
+/// Rows of a bare array parsed into JSON values at once (see [`TdClient::fetch_page`]).
+const BARE_ROWS_AT_ONCE: usize = 1_000;
+
+/// The keys of a page's rows, with the stream's prefix.
+fn keys_of<'a>(rows: &'a [Value], prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    rows.iter()
+        .filter_map(|r| r.get("id").and_then(Value::as_str))
+        .filter(|id| !id.trim().is_empty())
+        .map(move |id| format!("{prefix}{}", id.trim()))
+}
+
+/// Maps rows into the page's batches (after those already there); a row that does not map
+/// is quarantined with its reason.
 fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
     let mut quarantine = |row: &Value, reason: String| {
         let source_id = row.get("id").and_then(Value::as_str).map(str::to_owned);
@@ -629,7 +661,15 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
         }
         _ => Vec::new(),
     };
-    page.batches = batches;
+    for batch in batches {
+        let mut rest = Some(batch);
+        for existing in &mut page.batches {
+            if let Some(b) = rest.take() {
+                rest = existing.append(b);
+            }
+        }
+        page.batches.extend(rest);
+    }
 }
 
 impl PmsClient for TdClient {
@@ -653,7 +693,10 @@ mod tests {
                 let at = STREAMS.iter().position(|d| d.name == *dep);
                 assert!(at.is_some_and(|at| at < i), "{} depends on {dep}", s.name);
             }
-            assert!(!endpoint(s.name).path.is_empty(), "{} has an endpoint", s.name);
+            let ep = endpoint(s.name);
+            assert!(!ep.path.is_empty(), "{} has an endpoint", s.name);
+            // A bare array is mapped a chunk at a time, as it came: nothing is added to it.
+            assert!(!ep.bare || (ep.detail.is_none() && !ep.per_company), "{} is a bare array", s.name);
         }
     }
 
