@@ -49,8 +49,8 @@ pub struct SyncConfig {
     /// written in one transaction, at most…
     pub pages_per_unit: usize,
     /// …and no more than make this many rows: Open Dental's 1,000-row pages 4 at a time,
-    /// TDental's 200-row pages 4 at a time (8 held ~20 MiB more for the same speed). Rows
-    /// in flight are most of a sync's memory.
+    /// TDental's 200-row pages 4 at a time (8 held 20–40 MiB more for no more speed).
+    /// Rows in flight are most of a sync's memory.
     pub rows_per_unit: usize,
     /// Parents of a per-parent stream fetched together and written in one transaction.
     pub parents_per_unit: usize,
@@ -681,9 +681,10 @@ impl Reading<'_> {
 
     /// The next unit of work: up to `pages_per_unit` pages (and `rows_per_unit` rows) of an
     /// ordinary stream, or for streams listed per parent every page of up to
-    /// `parents_per_unit` parents ([`CONCURRENCY`] requests in flight, [`REMEMBERED_CONCURRENCY`]
-    /// for parents whose lists were remembered); more while every page so far was remembered unchanged. Returns the unit and
-    /// how many parents it completes.
+    /// `parents_per_unit` parents ([`CONCURRENCY`] requests in flight,
+    /// [`REMEMBERED_CONCURRENCY`] for parents whose lists were remembered); more while every
+    /// page so far was remembered unchanged. Returns the unit and how many parents it
+    /// completes.
     async fn unit(&self, progress: &Progress) -> Result<(Unit, usize), SyncError> {
         use futures::StreamExt;
         let (parents, config, since) = (self.parents, self.config, progress.since);
