@@ -250,6 +250,12 @@ async fn a_full_sync_equals_the_tenant_and_a_second_changes_nothing(store: Store
         ensure!(s.data.start_at.naive_utc() == local - chrono::Duration::hours(7), "{date} is Vietnam time");
         ensure!(s.data.status_source == text(a, "state"));
     }
+    // Each row's payload is the row as the tenant sent it.
+    for a in apts.iter().take(25) {
+        if let Some(s) = stored.get(&text(a, "id")) {
+            ensure!(store.raw_payload(p, s.id).await?.as_ref() == Some(a), "payload of {}", text(a, "id"));
+        }
+    }
 
     // Every order line's order, product and teeth (FDI from the text, the text kept).
     let lines = raw.list("SaleOrderLines").await?;

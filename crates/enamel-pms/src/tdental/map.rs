@@ -24,8 +24,15 @@ pub(crate) const GROUP: &str = "group:";
 pub(crate) const COMMISSION: &str = "commission:";
 pub(crate) const USER: &str = "user:";
 
-fn row<T>(key: SourceKey, raw: &Value, data: T) -> SyncRow<T> {
-    SyncRow { source_id: key, source_updated_at: None, data, raw: Some(RawJson::from_value(raw)) }
+/// A mapped row of the page. Its payload is left to `map_rows`, which has the row's text
+/// as the answer sent it (no need to serialise the parsed row again).
+fn row<T>(key: SourceKey, data: T) -> SyncRow<T> {
+    SyncRow { source_id: key, source_updated_at: None, data, raw: None }
+}
+
+/// A row inside another (a customer's tag), with its own payload.
+fn inner_row<T>(key: SourceKey, raw: &Value, data: T) -> SyncRow<T> {
+    SyncRow { raw: Some(RawJson::from_value(raw)), ..row(key, data) }
 }
 
 fn unknown(field: &str, value: &str) -> String {
@@ -41,7 +48,6 @@ pub(crate) fn company(v: &Value, tz: Tz) -> R<SyncRow<Location>> {
     let phone = w.opt_text("phone")?.or(w.opt_text("hotline")?);
     Ok(row(
         w.id()?,
-        v,
         Location {
             name: w.text("name")?,
             abbreviation: None,
@@ -64,7 +70,6 @@ pub(crate) fn reference(v: &Value, tz: Tz, prefix: &str, kind: &str) -> R<SyncRo
     };
     Ok(row(
         w.prefixed_id(prefix)?,
-        v,
         SourceReference {
             kind: kind.to_owned(),
             name: w.text("name")?,
@@ -93,7 +98,6 @@ pub(crate) fn product(v: &Value, tz: Tz) -> R<Product> {
     Ok(match kind.as_str() {
         "service" => Product::Service(row(
             id.clone(),
-            v,
             ProcedureCode {
                 code: code.unwrap_or_else(|| id.as_str().to_owned()),
                 description: name,
@@ -116,7 +120,6 @@ pub(crate) fn product(v: &Value, tz: Tz) -> R<Product> {
             };
             Product::Goods(row(
                 id,
-                v,
                 InventoryItem {
                     code,
                     name,
@@ -137,7 +140,6 @@ pub(crate) fn partner_source(v: &Value, tz: Tz) -> R<SyncRow<ReferralSource>> {
     let person = w.flag("isCollaborators", false)?;
     Ok(row(
         w.id()?,
-        v,
         ReferralSource {
             name: w.text("name")?,
             kind: if person { ReferralSourceKind::Person } else { ReferralSourceKind::Channel },
@@ -151,7 +153,7 @@ pub(crate) fn partner_source(v: &Value, tz: Tz) -> R<SyncRow<ReferralSource>> {
 
 pub(crate) fn partner_category(v: &Value, tz: Tz) -> R<SyncRow<PatientTag>> {
     let w = Td::new(v, tz)?;
-    Ok(row(w.id()?, v, PatientTag { name: w.text("name")?, color: w.opt_text("color")? }))
+    Ok(row(w.id()?, PatientTag { name: w.text("name")?, color: w.opt_text("color")? }))
 }
 
 pub(crate) fn employee(v: &Value, tz: Tz) -> R<SyncRow<Provider<Keyed>>> {
@@ -165,7 +167,6 @@ pub(crate) fn employee(v: &Value, tz: Tz) -> R<SyncRow<Provider<Keyed>>> {
     };
     Ok(row(
         w.id()?,
-        v,
         Provider {
             kind,
             first_name: String::new(),
@@ -235,10 +236,10 @@ pub(crate) fn partner(v: &Value, tz: Tz) -> R<Customer> {
         for c in categories {
             let tag = Td::new(c, tz)?.id()?;
             let key = SourceKey::parse(format!("{}:{}", id.as_str(), tag.as_str())).map_err(|e| e.to_string())?;
-            tags.push(row(key, c, PatientTagAssignment { patient_id: id.clone(), tag_id: tag }));
+            tags.push(inner_row(key, c, PatientTagAssignment { patient_id: id.clone(), tag_id: tag }));
         }
     }
-    Ok((row(id, v, patient), tags))
+    Ok((row(id, patient), tags))
 }
 
 pub(crate) fn appointment(v: &Value, tz: Tz) -> R<SyncRow<Appointment<Keyed>>> {
@@ -255,7 +256,6 @@ pub(crate) fn appointment(v: &Value, tz: Tz) -> R<SyncRow<Appointment<Keyed>>> {
     let minutes = w.int("timeExpected")?.unwrap_or(0);
     Ok(row(
         w.id()?,
-        v,
         Appointment {
             patient_id: w.required_reference("partnerId")?,
             provider_id: w.reference("doctorId")?,
@@ -286,7 +286,6 @@ pub(crate) fn customer_receipt(v: &Value, tz: Tz) -> R<SyncRow<CheckIn<Keyed>>> 
     let note = [w.opt_text("note")?, w.opt_text("reason")?].into_iter().flatten().collect::<Vec<_>>().join("\n");
     Ok(row(
         w.id()?,
-        v,
         CheckIn {
             patient_id: w.required_reference("partnerId")?,
             appointment_id: w.reference("appointmentId")?,
@@ -317,7 +316,6 @@ pub(crate) fn sale_order(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> 
     let state = w.text("state")?;
     Ok(row(
         w.prefixed_id(ORDER)?,
-        v,
         TreatmentPlan {
             patient_id: w.required_reference("partnerId")?,
             kind: TreatmentPlanKind::TreatmentOrder,
@@ -349,7 +347,6 @@ pub(crate) fn quotation(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
     };
     Ok(row(
         w.prefixed_id(QUOTE)?,
-        v,
         TreatmentPlan {
             patient_id: w.required_reference("partnerId")?,
             kind: TreatmentPlanKind::Quote,
@@ -412,7 +409,6 @@ pub(crate) fn sale_order_line(v: &Value, tz: Tz) -> R<SyncRow<Procedure<Keyed>>>
     let discount = gross.map_or(Amount::ZERO, |g| Amount((g.0 - fee.0).max(0)));
     Ok(row(
         w.id()?,
-        v,
         Procedure {
             patient_id: w.required_reference("orderPartnerId")?,
             appointment_id: None,
@@ -447,7 +443,6 @@ pub(crate) fn dot_kham(v: &Value, tz: Tz) -> R<SyncRow<Visit<Keyed>>> {
     };
     Ok(row(
         w.id()?,
-        v,
         Visit {
             patient_id: w.required_reference("partnerId")?,
             treatment_plan_id: order_ref(&w, "saleOrderId")?,
@@ -469,7 +464,6 @@ pub(crate) fn dot_kham_step(v: &Value, tz: Tz) -> R<SyncRow<VisitStep<Keyed>>> {
     let order = w.int("order")?.unwrap_or(0);
     Ok(row(
         w.id()?,
-        v,
         VisitStep {
             visit_id: w.reference("dotKhamId")?,
             procedure_id: w.reference("saleLineId")?,
@@ -511,7 +505,6 @@ pub(crate) fn account_payment(v: &Value, tz: Tz) -> R<SyncRow<Payment<Keyed>>> {
         .or(w.raw("journal").and_then(|j| j.get("name").and_then(Value::as_str).map(|s| s.trim().to_owned())));
     Ok(row(
         w.id()?,
-        v,
         Payment {
             patient_id,
             location_id: w.reference("companyId")?,
@@ -542,7 +535,6 @@ pub(crate) fn sale_order_payment(v: &Value, tz: Tz) -> R<SyncRow<PaymentAllocati
     };
     Ok(row(
         w.id()?,
-        v,
         PaymentAllocation {
             payment_id,
             patient_id: w.reference("partnerId")?,
@@ -579,7 +571,6 @@ pub(crate) fn stock_picking(v: &Value, tz: Tz) -> R<SyncRow<StockPicking<Keyed>>
     let state_source = w.text("state")?;
     Ok(row(
         w.id()?,
-        v,
         StockPicking {
             name,
             kind,
@@ -597,7 +588,6 @@ pub(crate) fn stock_move(v: &Value, tz: Tz) -> R<SyncRow<StockMove<Keyed>>> {
     let w = Td::new(v, tz)?;
     Ok(row(
         w.id()?,
-        v,
         StockMove {
             picking_id: w.reference("pickingId")?,
             inventory_item_id: w.reference("productId")?,

@@ -25,7 +25,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
-use enamel_domain::Batch;
+use enamel_domain::{Batch, RawJson};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::value::RawValue;
@@ -411,9 +411,6 @@ impl TdClient {
             time_zone: self.config.time_zone.name(),
             base_url: &self.config.base_url,
         };
-        let known = if with_details { None } else { request.known };
-        // The answer's digest, when its rows can be remembered by it.
-        let kept = |d| (!with_details).then_some(d);
         let unchanged = || Page {
             batches: Vec::new(),
             quarantined: Vec::new(),
@@ -440,39 +437,15 @@ impl TdClient {
             digest,
             same_as_known: false,
         };
-        if ep.bare {
-            // A bare array is the whole data set in one answer (visit steps: 64,000 rows).
-            // Its rows are parsed and mapped a chunk at a time, so that the page never holds
-            // every row as a tree of JSON values at once.
-            if request.offset > 0 {
-                return Ok(page_of(0, true, None));
-            }
-            let (d, body) = self.answer::<Box<RawValue>>(ep.path, &[], salt, known).await?;
-            let Some(body) = body else { return Ok(unchanged()) };
-            let digest = kept(d);
-            let path = ep.path;
-            let map = move || -> Result<Page, PmsError> {
-                let texts: Vec<&RawValue> = serde_json::from_str(body.get()).map_err(|_| {
-                    let got: Value = serde_json::from_str(body.get()).unwrap_or(Value::Null);
-                    protocol(path, "a JSON array", &got)
-                })?;
-                let mut page = page_of(texts.len(), true, digest);
-                for chunk in texts.chunks(BARE_ROWS_AT_ONCE) {
-                    let rows = chunk
-                        .iter()
-                        .map(|text| serde_json::from_str::<Value>(text.get()))
-                        .collect::<Result<Vec<Value>, _>>()
-                        .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))?;
-                    page.keys.extend(keys_of(&rows, prefix));
-                    map_rows(stream, &rows, tz, &mut page);
-                }
-                Ok(page)
-            };
-            return tokio::task::spawn_blocking(map)
-                .await
-                .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?;
+        // A bare array is the whole data set in one answer (visit steps: 64,000 rows).
+        if ep.bare && request.offset > 0 {
+            return Ok(page_of(0, true, None));
         }
-        let mut query: Vec<(&str, String)> = vec![("offset", request.offset.to_string()), ("limit", limit.to_string())];
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if !ep.bare {
+            query.push(("offset", request.offset.to_string()));
+            query.push(("limit", limit.to_string()));
+        }
         query.extend(ep.fixed.iter().map(|(k, v)| (*k, (*v).to_owned())));
         if let Some(w) = ep.window {
             let bounds = match request.since {
@@ -490,11 +463,47 @@ impl TdClient {
         if let (true, Some(company)) = (ep.per_company, &request.parent) {
             query.push(("companyId", company.clone()));
         }
-        let (d, body) = self.answer::<Value>(ep.path, &query, salt, known).await?;
-        let (mut items, digest) = match body {
+        if !with_details {
+            // Rows as the answer sent them: parsed and mapped off the async threads, a chunk
+            // at a time (a page never holds every row of a bare array as a tree of JSON
+            // values), each row's text kept as its payload unless a branch is added to it.
+            let (d, body) = self.answer::<Box<RawValue>>(ep.path, &query, salt, request.known).await?;
+            let Some(body) = body else { return Ok(unchanged()) };
+            let company = request.parent.clone().filter(|_| ep.per_company);
+            let (path, bare) = (ep.path, ep.bare);
+            let map = move || -> Result<Page, PmsError> {
+                let texts = row_texts(path, &body, bare)?;
+                let mut page = page_of(texts.len(), bare || texts.len() < limit, Some(d));
+                for chunk in texts.chunks(ROWS_AT_ONCE) {
+                    let mut rows = chunk
+                        .iter()
+                        .map(|text| serde_json::from_str::<Value>(text.get()))
+                        .collect::<Result<Vec<Value>, _>>()
+                        .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))?;
+                    let mut sent: Vec<Option<&str>> = chunk.iter().map(|text| Some(text.get())).collect();
+                    if let Some(company) = &company {
+                        for (row, text) in rows.iter_mut().zip(&mut sent) {
+                            if with_branch(row, company) {
+                                *text = None;
+                            }
+                        }
+                    }
+                    page.keys.extend(keys_of(&rows, prefix));
+                    map_rows(stream, &rows, &sent, tz, &mut page);
+                }
+                Ok(page)
+            };
+            return tokio::task::spawn_blocking(map)
+                .await
+                .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?;
+        }
+        // Rows completed by their details: parsed here, completed, then mapped; never taken
+        // as remembered (no digest).
+        let (_, body) = self.answer::<Value>(ep.path, &query, salt, None).await?;
+        let mut items = match body {
             None => return Ok(unchanged()),
             Some(Value::Object(mut envelope)) => match envelope.remove("items") {
-                Some(Value::Array(rows)) => (rows, kept(d)),
+                Some(Value::Array(rows)) => rows,
                 _ => return Err(protocol(ep.path, "a list envelope with items", &Value::Object(envelope))),
             },
             Some(other) => return Err(protocol(ep.path, "a list envelope", &other)),
@@ -503,11 +512,7 @@ impl TdClient {
         let complete = fetched < limit;
         if let (true, Some(company)) = (ep.per_company, &request.parent) {
             for item in &mut items {
-                if let Some(row) = item.as_object_mut()
-                    && row.get("companyId").is_none_or(Value::is_null)
-                {
-                    row.insert("companyId".into(), Value::String(company.clone()));
-                }
+                with_branch(item, company);
             }
         }
         if let Some(detail) = ep.detail.filter(|_| with_details) {
@@ -516,9 +521,9 @@ impl TdClient {
         // Mapping is CPU work: it runs off the async threads, so that other requests and the
         // previous unit's write go on meanwhile.
         let map = move || {
-            let mut page = page_of(fetched, complete, digest);
+            let mut page = page_of(fetched, complete, None);
             page.keys = keys_of(&items, prefix).collect();
-            map_rows(stream, &items, tz, &mut page);
+            map_rows(stream, &items, &[], tz, &mut page);
             page
         };
         tokio::task::spawn_blocking(map)
@@ -582,8 +587,43 @@ fn jwt_times(token: &str) -> Option<(i64, Option<i64>)> {
     Some((claims.get("exp")?.as_i64()?, claims.get("iat").and_then(Value::as_i64)))
 }
 
-/// Rows of a bare array parsed into JSON values at once (see [`TdClient::fetch_page`]).
-const BARE_ROWS_AT_ONCE: usize = 1_000;
+/// Rows of an answer parsed into JSON values at once (see [`TdClient::fetch_page`]).
+const ROWS_AT_ONCE: usize = 1_000;
+
+/// Each row's text in an answer: a bare array, or a list envelope's `items`.
+fn row_texts<'b>(path: &str, body: &'b RawValue, bare: bool) -> Result<Vec<&'b RawValue>, PmsError> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<'b> {
+        #[serde(borrow)]
+        items: Vec<&'b RawValue>,
+    }
+    let texts = if bare {
+        serde_json::from_str::<Vec<&RawValue>>(body.get()).ok()
+    } else {
+        serde_json::from_str::<Envelope<'_>>(body.get()).ok().map(|e| e.items)
+    };
+    texts.ok_or_else(|| {
+        let got: Value = serde_json::from_str(body.get()).unwrap_or(Value::Null);
+        let expected = match (&got, bare) {
+            (_, true) => "a JSON array",
+            (Value::Object(_), false) => "a list envelope with items",
+            _ => "a list envelope",
+        };
+        protocol(path, expected, &got)
+    })
+}
+
+/// Adds the branch a per-branch list was asked for to a row that does not name one; true
+/// when it did.
+fn with_branch(row: &mut Value, company: &str) -> bool {
+    match row.as_object_mut() {
+        Some(row) if row.get("companyId").is_none_or(Value::is_null) => {
+            row.insert("companyId".into(), Value::String(company.to_owned()));
+            true
+        }
+        _ => false,
+    }
+}
 
 /// The keys of a page's rows, with the stream's prefix.
 fn keys_of<'a>(rows: &'a [Value], prefix: &'a str) -> impl Iterator<Item = String> + 'a {
@@ -594,18 +634,26 @@ fn keys_of<'a>(rows: &'a [Value], prefix: &'a str) -> impl Iterator<Item = Strin
 }
 
 /// Maps rows into the page's batches (after those already there); a row that does not map
-/// is quarantined with its reason.
-fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
+/// is quarantined with its reason. `texts` holds each row's text as the answer sent it,
+/// where the row was not changed since (empty: none); a mapped row's payload is that text,
+/// or the parsed row serialised again.
+fn map_rows(stream: &'static str, rows: &[Value], texts: &[Option<&str>], tz: Tz, page: &mut Page) {
     let mut quarantine = |row: &Value, reason: String| {
         let source_id = row.get("id").and_then(Value::as_str).map(str::to_owned);
         page.quarantined.push(Quarantined { stream, source_id, reason, payload: row.clone() });
     };
+    let payload = |i: usize, r: &Value| {
+        Some(texts.get(i).copied().flatten().map_or_else(|| RawJson::from_value(r), RawJson::from_text))
+    };
     macro_rules! simple {
         ($variant:ident, $f:expr) => {{
             let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
+            for (i, r) in rows.iter().enumerate() {
                 match $f(r) {
-                    Ok(mapped) => out.push(mapped),
+                    Ok(mut mapped) => {
+                        mapped.raw = payload(i, r);
+                        out.push(mapped)
+                    }
                     Err(reason) => quarantine(r, reason),
                 }
             }
@@ -637,10 +685,16 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
         "stockmoves" => simple!(StockMoves, |r| map::stock_move(r, tz)),
         "products" => {
             let (mut codes, mut goods) = (Vec::new(), Vec::new());
-            for r in rows {
+            for (i, r) in rows.iter().enumerate() {
                 match map::product(r, tz) {
-                    Ok(map::Product::Service(code)) => codes.push(code),
-                    Ok(map::Product::Goods(item)) => goods.push(item),
+                    Ok(map::Product::Service(mut code)) => {
+                        code.raw = payload(i, r);
+                        codes.push(code)
+                    }
+                    Ok(map::Product::Goods(mut item)) => {
+                        item.raw = payload(i, r);
+                        goods.push(item)
+                    }
                     Err(reason) => quarantine(r, reason),
                 }
             }
@@ -648,9 +702,10 @@ fn map_rows(stream: &'static str, rows: &[Value], tz: Tz, page: &mut Page) {
         }
         "partners" => {
             let (mut patients, mut tags) = (Vec::with_capacity(rows.len()), Vec::new());
-            for r in rows {
+            for (i, r) in rows.iter().enumerate() {
                 match map::partner(r, tz) {
-                    Ok((patient, assigned)) => {
+                    Ok((mut patient, assigned)) => {
+                        patient.raw = payload(i, r);
                         patients.push(patient);
                         tags.extend(assigned);
                     }
