@@ -107,7 +107,10 @@ impl KeyIds {
             return;
         }
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len + notes.len() > MAX_KEYS {
+        // Keys already remembered (an unchanged page's rows) do not count towards the bound.
+        let new =
+            notes.iter().filter(|(scope, key, _)| known.by_scope.get(scope).is_none_or(|ids| !ids.contains_key(key)));
+        if known.len + new.count() > MAX_KEYS {
             *known = Known::default();
         }
         for (scope, key, id) in notes {
@@ -204,6 +207,9 @@ mod tests {
             ids.share(learnt);
         };
         fill(0, MAX_KEYS - 10);
+        assert_eq!(ids.len(), MAX_KEYS - 10);
+        // Keys it already holds are not new: noting them again keeps the memory.
+        fill(0, 100);
         assert_eq!(ids.len(), MAX_KEYS - 10);
         fill(MAX_KEYS, 20);
         assert_eq!(ids.len(), 20);

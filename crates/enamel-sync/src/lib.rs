@@ -634,6 +634,15 @@ fn merge(into: &mut enamel_pms::Page, page: enamel_pms::Page) {
     into.server_time = into.server_time.or(page.server_time);
 }
 
+/// Where a page is in its stream, as its memo names it: its offset, after its parent's key
+/// for streams listed per parent (`"1337/0"`).
+fn page_key(parent: Option<&str>, offset: usize) -> String {
+    match parent {
+        Some(parent) => format!("{parent}/{offset}"),
+        None => offset.to_string(),
+    }
+}
+
 /// Reads a stream's units from the PMS, with what is remembered of its pages.
 #[derive(Clone, Copy)]
 struct Reading<'a> {
@@ -657,10 +666,7 @@ impl Reading<'_> {
         offset: usize,
         parent: Option<String>,
     ) -> Result<Answer, SyncError> {
-        let key = match &parent {
-            Some(parent) => format!("{parent}/{offset}"),
-            None => offset.to_string(),
-        };
+        let key = page_key(parent.as_deref(), offset);
         let memo = self.memos.get(&key);
         let request = PageRequest { offset, since, parent, known: memo.map(|m| m.digest) };
         let mut page = self.client.fetch(self.spec.name, request).await.map_err(|e| self.pms_err(e))?;
@@ -744,7 +750,7 @@ impl Reading<'_> {
                 .filter_map(Clone::clone)
                 .collect();
             taken += chunk.len();
-            let remembered = chunk.iter().all(|parent| self.memos.contains_key(&format!("{parent}/0")));
+            let remembered = chunk.iter().all(|parent| self.memos.contains_key(&page_key(Some(parent), 0)));
             let at_once = if remembered { REMEMBERED_CONCURRENCY } else { CONCURRENCY };
             let answers: Vec<Result<Answer, SyncError>> = futures::stream::iter(chunk.iter().cloned())
                 .map(|parent| self.page(since, 0, Some(parent)))

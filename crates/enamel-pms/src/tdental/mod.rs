@@ -475,11 +475,7 @@ impl TdClient {
                 let texts = row_texts(path, &body, bare)?;
                 let mut page = page_of(texts.len(), bare || texts.len() < limit, Some(d));
                 for chunk in texts.chunks(ROWS_AT_ONCE) {
-                    let mut rows = chunk
-                        .iter()
-                        .map(|text| serde_json::from_str::<Value>(text.get()))
-                        .collect::<Result<Vec<Value>, _>>()
-                        .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))?;
+                    let mut rows = parse_rows(path, chunk)?;
                     let mut sent: Vec<Option<&str>> = chunk.iter().map(|text| Some(text.get())).collect();
                     if let Some(company) = &company {
                         for (row, text) in rows.iter_mut().zip(&mut sent) {
@@ -499,15 +495,8 @@ impl TdClient {
         }
         // Rows completed by their details: parsed here, completed, then mapped; never taken
         // as remembered (no digest).
-        let (_, body) = self.answer::<Value>(ep.path, &query, salt, None).await?;
-        let mut items = match body {
-            None => return Ok(unchanged()),
-            Some(Value::Object(mut envelope)) => match envelope.remove("items") {
-                Some(Value::Array(rows)) => rows,
-                _ => return Err(protocol(ep.path, "a list envelope with items", &Value::Object(envelope))),
-            },
-            Some(other) => return Err(protocol(ep.path, "a list envelope", &other)),
-        };
+        let body = self.get_with(ep.path, &query, |bytes| serde_json::from_slice::<Box<RawValue>>(bytes)).await?;
+        let mut items = parse_rows(ep.path, &row_texts(ep.path, &body, false)?)?;
         let fetched = items.len();
         let complete = fetched < limit;
         if let (true, Some(company)) = (ep.per_company, &request.parent) {
@@ -611,6 +600,15 @@ fn row_texts<'b>(path: &str, body: &'b RawValue, bare: bool) -> Result<Vec<&'b R
         };
         protocol(path, expected, &got)
     })
+}
+
+/// Rows' texts parsed into JSON values.
+fn parse_rows(path: &str, texts: &[&RawValue]) -> Result<Vec<Value>, PmsError> {
+    texts
+        .iter()
+        .map(|text| serde_json::from_str::<Value>(text.get()))
+        .collect::<Result<Vec<Value>, _>>()
+        .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))
 }
 
 /// Adds the branch a per-branch list was asked for to a row that does not name one; true
