@@ -82,6 +82,23 @@ pub(crate) fn digest<'b>(salt: Salt<'_>, body: &'b [u8], volatile: Option<&str>)
     (PageDigest(hasher.digest128()), first)
 }
 
+/// A digest of a page made of several answers: the first one's digest, then each other
+/// answer's bytes in order (`None`: an answer that was not there, such as a 404).
+pub(crate) fn with_parts<'p>(first: PageDigest, parts: impl Iterator<Item = Option<&'p [u8]>>) -> PageDigest {
+    let mut hasher = Xxh3::new();
+    hasher.update(&first.0.to_le_bytes());
+    for part in parts {
+        match part {
+            Some(bytes) => {
+                hasher.update(&(bytes.len() as u64).to_le_bytes());
+                hasher.update(bytes);
+            }
+            None => hasher.update(&u64::MAX.to_le_bytes()),
+        }
+    }
+    PageDigest(hasher.digest128())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +137,25 @@ mod tests {
         // A value that moves into or out of the left-out field still changes the digest.
         let moved = r#"[{"ProcNum":1,"ProcFee":"65.00","serverDateTime":"2026-03-02 10:00:0"},"0"]"#;
         assert_ne!(of(a), of(moved));
+    }
+
+    #[test]
+    fn every_part_of_a_page_counts() {
+        let first = of(r#"[{"id":"a"},{"id":"b"}]"#);
+        let parts = |p: &[Option<&'static str>]| with_parts(first, p.iter().map(|x| x.map(str::as_bytes)));
+        let base = parts(&[Some(r#"{"x":1}"#), Some(r#"{"x":2}"#)]);
+        assert_eq!(base, parts(&[Some(r#"{"x":1}"#), Some(r#"{"x":2}"#)]));
+        for other in [
+            parts(&[Some(r#"{"x":1}"#), Some(r#"{"x":3}"#)]),
+            parts(&[Some(r#"{"x":2}"#), Some(r#"{"x":1}"#)]),
+            parts(&[Some(r#"{"x":1}"#), None]),
+            parts(&[Some(r#"{"x":1}"#), Some("")]),
+            parts(&[Some(r#"{"x":1}{"x":2}"#), Some("")]),
+            parts(&[Some(r#"{"x":1}"#)]),
+            with_parts(of("[]"), [Some(&br#"{"x":1}"#[..]), Some(&br#"{"x":2}"#[..])].into_iter()),
+        ] {
+            assert_ne!(other, base);
+        }
     }
 
     #[test]

@@ -316,12 +316,21 @@ async fn a_full_sync_equals_the_tenant_and_a_second_changes_nothing(store: Store
     for o in &second {
         ensure!(o.counts.inserted + o.counts.updated + o.counts.deleted == 0, "{}: {:?}", o.stream, o.counts);
     }
-    // Lists read whole again answer as before: taken as remembered (rows completed by
-    // their details never are).
-    let reused = |s: &str| second.iter().find(|o| o.stream == s).map_or(0, |o| o.pages_reused);
-    ensure!(reused("productcategories") > 0 && reused("accountpayments") == 0);
+    // Lists read whole again answer as before: taken as remembered. A sweep reads every list
+    // whole: the pages of rows completed by their details are remembered too (their
+    // digests cover the details).
+    let reused = |outcomes: &[enamel_sync::StreamOutcome], s: &str| {
+        outcomes.iter().find(|o| o.stream == s).map_or(0, |o| o.pages_reused)
+    };
+    ensure!(reused(&second, "productcategories") > 0);
+    let sweep_config = SyncConfig { sweep_every: Duration::ZERO, ..config.clone() };
+    let sweep = sync(&store, &client, at, &sweep_config).await?;
+    for o in &sweep {
+        ensure!(o.counts.inserted + o.counts.updated + o.counts.deleted == 0, "{}: {:?}", o.stream, o.counts);
+    }
+    ensure!(reused(&sweep, "accountpayments") > 0 && reused(&sweep, "partners") > 0);
     let runs = store.sync_runs(p, 100).await?;
-    ensure!(runs.len() == 46 && runs.iter().all(|r| r.status == SyncRunStatus::Succeeded));
+    ensure!(runs.len() == 69 && runs.iter().all(|r| r.status == SyncRunStatus::Succeeded));
     Ok(())
 }
 
@@ -552,5 +561,58 @@ async fn a_bare_array_is_mapped_whole_a_chunk_at_a_time() -> Result<()> {
     // A page past the array is empty and complete.
     let past = client.fetch("dotkhamsteps", PageRequest { offset: expected.len(), ..request(None) }).await?;
     ensure!(past.fetched == 0 && past.complete && past.batches.is_empty(), "{past:?}");
+    Ok(())
+}
+
+/// Customers are completed by their `/{id}` profiles: a page's digest covers the list's
+/// answer and every profile, so the same page again is taken as unchanged without being
+/// mapped, and a change that only a profile shows (a customer's title) is read again.
+#[tokio::test]
+async fn a_page_with_details_is_remembered_until_a_detail_changes() -> Result<()> {
+    use enamel_domain::Batch;
+    use enamel_pms::{PageRequest, PmsClient};
+    let sim = tenant().await;
+    let client = client(&sim);
+    let raw = Raw::login(&sim).await?;
+    let request = |known| PageRequest { offset: 0, since: None, parent: None, known };
+    let page = client.fetch("partners", request(None)).await?;
+    let customer = match page.batches.first() {
+        Some(Batch::Patients(rows)) => rows.first().map(|r| r.source_id.to_string()).context("a customer")?,
+        other => anyhow::bail!("customers first, got {other:?}"),
+    };
+    ensure!(page.digest.is_some() && !page.same_as_known);
+    let again = client.fetch("partners", request(page.digest)).await?;
+    ensure!(again.same_as_known && again.batches.is_empty(), "{again:?}");
+
+    // Another title for the customer: the profile shows it, the list row does not.
+    let profile = |id: String| {
+        let raw = &raw;
+        async move {
+            let url = format!("{}/api/Partners/{id}", raw.base);
+            Ok::<Value, anyhow::Error>(raw.http.get(url).bearer_auth(&raw.token).send().await?.json().await?)
+        }
+    };
+    let listed = |rows: Vec<Value>| rows.into_iter().find(|r| text(r, "id") == customer);
+    let list_before = listed(raw.list("Partners/GetPagedPartnersCustomer").await?);
+    let title = text(&profile(customer.clone()).await?, "titleId");
+    let other = raw.list("PartnerTitles").await?.iter().map(|t| text(t, "id")).find(|t| *t != title);
+    let other = other.context("another title")?;
+    let put = raw
+        .http
+        .put(format!("{}/api/Partners/Customers", raw.base))
+        .bearer_auth(&raw.token)
+        .json(&json!({"id": customer, "titleId": other}))
+        .send()
+        .await?;
+    ensure!(put.status().is_success(), "{}", put.status());
+    ensure!(text(&profile(customer.clone()).await?, "titleId") == other);
+    ensure!(listed(raw.list("Partners/GetPagedPartnersCustomer").await?) == list_before, "the list row is the same");
+
+    let changed = client.fetch("partners", request(page.digest)).await?;
+    ensure!(!changed.same_as_known && changed.digest != page.digest, "{:?}", changed.digest);
+    let Some(Batch::Patients(rows)) = changed.batches.first() else { anyhow::bail!("customers mapped again") };
+    let row = rows.iter().find(|r| r.source_id.to_string() == customer).context("the customer")?;
+    let payload: Value = serde_json::from_str(row.raw.as_ref().context("a payload")?.as_str())?;
+    ensure!(text(&payload, "titleId") == other, "the profile's title: {payload}");
     Ok(())
 }

@@ -14,7 +14,8 @@
 //!   infers deletions.
 //! - List rows lack some foreign keys: lists without `companyId` are read branch by branch
 //!   (the engine walks the stored branches), account payments and customers get their
-//!   `/{id}` details, fetched a bounded number at a time.
+//!   `/{id}` details, fetched a bounded number at a time; such a page's digest covers the
+//!   list's answer and every detail, so an unchanged page is neither parsed nor mapped.
 //! - Times are Vietnam local (UTC+7) except the customer's registration `date` (UTC).
 //! - Write-backs ([`crate::PmsWriter`], in `write.rs`): README §5's appointment and customer
 //!   writes, each sent once (a 401 logs in again and resends: nothing was processed).
@@ -26,8 +27,8 @@ use base64::Engine as _;
 use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use enamel_domain::{Batch, RawJson};
-use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -402,8 +403,7 @@ impl TdClient {
         let ep = endpoint(stream);
         let server_time = Some((self.config.clock)());
         let limit = self.config.page_size.max(1);
-        // Rows completed by their `/{id}` details depend on more than the list's answer:
-        // those pages are never taken as remembered.
+        // Rows completed by their `/{id}` details: the page is the list's answer and theirs.
         let with_details = ep.detail.is_some() && (stream != "partners" || self.config.partner_details);
         let salt = crate::digest::Salt {
             stream,
@@ -493,31 +493,58 @@ impl TdClient {
                 .await
                 .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?;
         }
-        // Rows completed by their details: parsed here, completed, then mapped; never taken
-        // as remembered (no digest).
-        let body = self.get_with(ep.path, &query, |bytes| serde_json::from_slice::<Box<RawValue>>(bytes)).await?;
-        let mut items = parse_rows(ep.path, &row_texts(ep.path, &body, false)?)?;
-        let fetched = items.len();
-        let complete = fetched < limit;
-        if let (true, Some(company)) = (ep.per_company, &request.parent) {
-            for item in &mut items {
-                with_branch(item, company);
+        // Rows completed by their details: the page's digest covers the list's answer and
+        // every detail, so an unchanged page is neither parsed nor mapped (the details are
+        // still asked for: TDental says nowhere that a customer changed).
+        let read = |bytes: &[u8]| {
+            let digest = crate::digest::digest(salt, bytes, None).0;
+            serde_json::from_slice::<Box<RawValue>>(bytes).map(|body| (digest, body))
+        };
+        let (list_digest, body) = self.get_with(ep.path, &query, read).await?;
+        let detail_path = ep.detail.unwrap_or_default();
+        let ids: Vec<Option<String>> = row_texts(ep.path, &body, false)?.iter().map(|text| row_id(text)).collect();
+        let details = self.details(detail_path, ids).await?;
+        let d = crate::digest::with_parts(
+            list_digest,
+            details.iter().map(|d| match d {
+                Detail::None => Some(&b""[..]),
+                Detail::Gone => None,
+                Detail::Text(text) => Some(text.get().as_bytes()),
+            }),
+        );
+        if request.known == Some(d) {
+            return Ok(unchanged());
+        }
+        // Parsing, completing and mapping are CPU work: off the async threads, so that
+        // other requests and the previous unit's write go on meanwhile.
+        let company = request.parent.clone().filter(|_| ep.per_company);
+        let path = ep.path;
+        let map = move || -> Result<Page, PmsError> {
+            let texts = row_texts(path, &body, false)?;
+            let mut page = page_of(texts.len(), texts.len() < limit, Some(d));
+            let mut rows = Vec::with_capacity(texts.len());
+            for (mut row, detail) in parse_rows(path, &texts)?.into_iter().zip(details) {
+                if let Some(company) = &company {
+                    with_branch(&mut row, company);
+                }
+                match detail {
+                    Detail::None => {}
+                    Detail::Gone => continue,
+                    Detail::Text(text) => {
+                        let detail = serde_json::from_str::<Value>(text.get())
+                            .map_err(|e| PmsError::Protocol(format!("{detail_path}/{{id}}: {e}")))?;
+                        complete_with(&mut row, detail);
+                    }
+                }
+                rows.push(row);
             }
-        }
-        if let Some(detail) = ep.detail.filter(|_| with_details) {
-            items = self.with_details(detail, items).await?;
-        }
-        // Mapping is CPU work: it runs off the async threads, so that other requests and the
-        // previous unit's write go on meanwhile.
-        let map = move || {
-            let mut page = page_of(fetched, complete, None);
-            page.keys = keys_of(&items, prefix).collect();
-            map_rows(stream, &items, &[], tz, &mut page);
-            page
+            page.keys = keys_of(&rows, prefix).collect();
+            map_rows(stream, &rows, &[], tz, &mut page);
+            Ok(page)
         };
         tokio::task::spawn_blocking(map)
             .await
-            .map_err(|e| PmsError::Protocol(format!("{}: reading the page failed: {e}", ep.path)))
+            .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?
     }
 
     /// A list's answer and its digest; no body when the digest is `known` (unchanged).
@@ -534,32 +561,52 @@ impl TdClient {
         }
     }
 
-    /// Merges each row's `/{id}` detail into it, a bounded number at a time. A row whose
-    /// detail is gone (404) was deleted meanwhile: it leaves the page.
-    async fn with_details(&self, path: &str, items: Vec<Value>) -> Result<Vec<Value>, PmsError> {
-        let fetched: Vec<Result<Option<Value>, PmsError>> = futures::stream::iter(items)
-            .map(|mut item| async move {
-                let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_owned) else {
-                    return Ok(Some(item));
-                };
-                let detail = match self.get(&format!("{path}/{id}"), &[]).await {
-                    Ok(detail) => detail,
-                    Err(PmsError::Rejected { status: 404, .. }) => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                if let (Some(row), Value::Object(detail)) = (item.as_object_mut(), detail) {
-                    for (k, v) in detail {
-                        if row.get(&k).is_none_or(Value::is_null) {
-                            row.insert(k, v);
-                        }
-                    }
+    /// Each row's `/{id}` detail as sent, a bounded number at a time.
+    async fn details(&self, path: &str, ids: Vec<Option<String>>) -> Result<Vec<Detail>, PmsError> {
+        futures::stream::iter(ids)
+            .map(|id| async move {
+                let Some(id) = id else { return Ok(Detail::None) };
+                let read = |bytes: &[u8]| serde_json::from_slice::<Box<RawValue>>(bytes);
+                match self.get_with(&format!("{path}/{id}"), &[], read).await {
+                    Ok(text) => Ok(Detail::Text(text)),
+                    Err(PmsError::Rejected { status: 404, .. }) => Ok(Detail::Gone),
+                    Err(e) => Err(e),
                 }
-                Ok(Some(item))
             })
             .buffered(self.config.detail_concurrency.max(1))
-            .collect()
-            .await;
-        fetched.into_iter().filter_map(Result::transpose).collect()
+            .try_collect()
+            .await
+    }
+}
+
+/// A list row's `/{id}` detail.
+enum Detail {
+    /// The row has no id to ask with: it stays as listed.
+    None,
+    /// The detail is gone (404): the row was deleted meanwhile, and leaves the page.
+    Gone,
+    /// The detail's text.
+    Text(Box<RawValue>),
+}
+
+/// A row's `id`, when it is a text.
+fn row_id(text: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<Value>,
+    }
+    let id = serde_json::from_str::<Id>(text.get()).ok()?.id?;
+    id.as_str().map(str::to_owned)
+}
+
+/// Completes a row with its detail's fields that the row lacks (or has as null).
+fn complete_with(row: &mut Value, detail: Value) {
+    if let (Some(row), Value::Object(detail)) = (row.as_object_mut(), detail) {
+        for (k, v) in detail {
+            if row.get(&k).is_none_or(Value::is_null) {
+                row.insert(k, v);
+            }
+        }
     }
 }
 

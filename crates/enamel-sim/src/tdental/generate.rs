@@ -387,7 +387,7 @@ fn s(v: &str) -> Row {
 type Build = Vec<(Box<str>, Rec)>;
 
 fn push(set: &mut Build, id: String, created: NaiveDateTime, row: Row) -> usize {
-    set.push((id.into_boxed_str(), Rec { created, updated: created, row }));
+    set.push((id.into_boxed_str(), Rec::new(created, created, row)));
     set.len() - 1
 }
 

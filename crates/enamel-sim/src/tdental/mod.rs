@@ -119,12 +119,19 @@ pub(crate) fn user_id(rng: &mut Rng) -> String {
 }
 
 /// A stored row: its creation time (local), its last change (the DB's `lastupdated`,
-/// never on the wire) and its fields.
+/// never on the wire), its fields, and its text as last rendered in each view.
 #[derive(Debug, Clone)]
 pub(crate) struct Rec {
     pub(crate) created: NaiveDateTime,
     pub(crate) updated: NaiveDateTime,
     pub(crate) row: Row,
+    pub(crate) rendered: views::Rendered,
+}
+
+impl Rec {
+    pub(crate) fn new(created: NaiveDateTime, updated: NaiveDateTime, row: Row) -> Rec {
+        Rec { created, updated, row, rendered: views::Rendered::default() }
+    }
 }
 
 /// Data sets by name, rows by id.
@@ -195,9 +202,13 @@ impl Tenant {
         }
     }
 
-    /// Forgets cached list orders (the data is about to change).
+    /// Forgets cached list orders and rendered rows (the data is about to change, and a
+    /// row's text shows other rows' fields: an appointment shows its customer's name).
     pub(crate) fn forget_lists(&mut self) {
         self.lists.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        for rec in self.sets.values_mut().flat_map(BTreeMap::values_mut) {
+            rec.rendered = views::Rendered::default();
+        }
     }
 
     /// Rows per data set.
@@ -395,7 +406,7 @@ impl Tenant {
     }
 
     pub(crate) fn insert(&mut self, set: &'static str, id: String, now: NaiveDateTime, row: Row) {
-        self.sets.entry(set).or_default().insert(id.into_boxed_str(), Rec { created: now, updated: now, row });
+        self.sets.entry(set).or_default().insert(id.into_boxed_str(), Rec::new(now, now, row));
     }
 
     pub(crate) fn admin_id(&self) -> String {
@@ -649,12 +660,12 @@ async fn dispatch(
             let only_active = r.name == "partnersources" && body.get("isActive").and_then(Value::as_bool) == Some(true);
             let rows =
                 sorted(tenant, r, |rec| !only_active || matches!(rec.row.get("isActive"), Some(Val::Bool(true))));
-            bare_array(rows.iter().map(|(id, rec)| views::render(tenant, r, id, rec, false, now, &params)))
+            bare_array(rows.iter().map(|(id, rec)| views::text(tenant, r, id, rec, views::View::List, now, &params)))
         }
         (&Method::GET, ["dotkhamsteps"]) => {
             let Some(r) = resources::by_name("dotkhamsteps") else { return not_found() };
             let rows = sorted(tenant, r, |_| true);
-            bare_array(rows.iter().map(|(id, rec)| views::render(tenant, r, id, rec, false, now, &params)))
+            bare_array(rows.iter().map(|(id, rec)| views::text(tenant, r, id, rec, views::View::List, now, &params)))
         }
         (&Method::GET, ["dotkhamstepv2s"]) => axum::Json(json!([])).into_response(),
         (&Method::GET, ["partners"]) => {
@@ -668,10 +679,9 @@ async fn dispatch(
         (&Method::GET, ["partners", id]) if *id != "getpagedpartnerscustomer" => {
             let Some(r) = resources::by_name("partners") else { return not_found() };
             match tenant.sets.get("partners").and_then(|t| t.get_key_value(*id)) {
-                Some((id, rec)) => {
-                    axum::Json(views::render_view(tenant, r, id, rec, views::View::PartnerDetail, now, &params))
-                        .into_response()
-                }
+                Some((id, rec)) => json_bytes(
+                    views::text(tenant, r, id, rec, views::View::PartnerDetail, now, &params).into_owned().into_bytes(),
+                ),
                 None => not_found(),
             }
         }
@@ -684,9 +694,9 @@ async fn dispatch(
                 && let Some(r) = resources::by_path(collection)
             {
                 return match tenant.sets.get(r.name).and_then(|t| t.get_key_value(*id)) {
-                    Some((id, rec)) => {
-                        axum::Json(views::render(tenant, r, id, rec, true, now, &params)).into_response()
-                    }
+                    Some((id, rec)) => json_bytes(
+                        views::text(tenant, r, id, rec, views::View::Detail, now, &params).into_owned().into_bytes(),
+                    ),
                     None => not_found(),
                 };
             }
@@ -863,20 +873,20 @@ fn list(tenant: &Tenant, r: &Resource, params: &Params, now: NaiveDateTime, view
         if i > 0 {
             out.push(b',');
         }
-        let _ = serde_json::to_writer(&mut out, &views::render_view(tenant, r, id, rec, view, now, params));
+        out.extend_from_slice(views::text(tenant, r, id, rec, view, now, params).as_bytes());
     }
     out.extend_from_slice(br#"],"aggregates":null}"#);
     json_bytes(out)
 }
 
-/// A bare JSON array, serialised row by row.
-fn bare_array<'a>(rows: impl Iterator<Item = Value> + 'a) -> Response {
+/// A bare JSON array of rows' texts.
+fn bare_array<'a>(rows: impl Iterator<Item = std::borrow::Cow<'a, str>>) -> Response {
     let mut out = b"[".to_vec();
     for (i, v) in rows.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let _ = serde_json::to_writer(&mut out, &v);
+        out.extend_from_slice(v.as_bytes());
     }
     out.push(b']');
     json_bytes(out)

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
@@ -129,6 +130,59 @@ fn rendered_rows_keep_template_shapes_and_leak_no_sample_values() {
             }
         }
     }
+}
+
+/// Every view's cached text is the row rendered afresh: for the day it is asked on (a
+/// confirmed appointment turns late when its day passes) and after the data changed
+/// (an appointment shows its customer's name).
+#[test]
+fn cached_texts_follow_the_day_and_the_data() {
+    let mut t = small();
+    let none = Params(Vec::new());
+    fn fresh<'a>(t: &'a Tenant, set: &str, id: &str, view: views::View, now: NaiveDateTime) -> (String, Cow<'a, str>) {
+        let none = Params(Vec::new());
+        let r = resources::by_name(set).unwrap_or_else(|| panic!("{set}"));
+        let rec = &t.sets[set][id];
+        (views::render_view(t, r, id, rec, view, now, &none).to_string(), views::text(t, r, id, rec, view, now, &none))
+    }
+    let now = start_time();
+    let (id, late_day) = t.sets["appointments"]
+        .iter()
+        .find_map(|(id, rec)| {
+            let date = rec.row.datetime("date")?;
+            (rec.row.str("state") == "confirmed" && date > now).then(|| (id.to_string(), date + Duration::days(1)))
+        })
+        .unwrap_or_else(|| panic!("a confirmed appointment ahead"));
+    for view in [views::View::List, views::View::Detail] {
+        let (expected, first) = fresh(&t, "appointments", &id, view, now);
+        assert_eq!(first, expected);
+        assert!(first.contains(r#""isLate":false"#), "{first}");
+        let (_, again) = fresh(&t, "appointments", &id, view, now);
+        assert!(matches!(again, Cow::Borrowed(_)), "the second ask is served from the cache");
+        let (expected, later) = fresh(&t, "appointments", &id, view, late_day);
+        assert_eq!(later, expected);
+        assert!(later.contains(r#""isLate":true"#), "{later}");
+    }
+    for (pid, rec) in &t.sets["partners"] {
+        for view in [views::View::PartnerSlim, views::View::PartnerDetail, views::View::List] {
+            let r = resources::by_name("partners").unwrap_or_else(|| panic!("partners"));
+            let _ = views::text(&t, r, pid, rec, view, now, &none);
+            let (expected, cached) = fresh(&t, "partners", pid, view, now);
+            assert_eq!(cached, expected, "partner {pid} {view:?}");
+        }
+    }
+    // A customer renamed: the cached texts of the appointment and of the customer go.
+    let partner = t.sets["appointments"][id.as_str()].row.str("partnerId").to_owned();
+    t.forget_lists();
+    if let Some(rec) = t.sets.get_mut("partners").and_then(|p| p.get_mut(partner.as_str())) {
+        rec.row.set("name", Val::Str("Renamed Customer".into()));
+    }
+    let (expected, text) = fresh(&t, "appointments", &id, views::View::List, now);
+    assert_eq!(text, expected);
+    assert!(text.contains("Renamed Customer"), "{text}");
+    let (expected, text) = fresh(&t, "partners", &partner, views::View::PartnerDetail, now);
+    assert_eq!(text, expected);
+    assert!(text.contains("Renamed Customer"), "{text}");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! `stateDisplay`, `isLate`, `displayName "[ref] name"`, embedded objects), restricted to
 //! the fields the list row really has (details add the foreign keys lists lack).
 
-use chrono::{Datelike, NaiveDateTime};
+use std::sync::OnceLock;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value, json};
 
 use super::resources::Resource;
@@ -12,6 +14,7 @@ use crate::rows::{Dialect, Val, render as render_row};
 
 /// Which shape of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub(crate) enum View {
     /// The list row.
     List,
@@ -34,6 +37,47 @@ pub(crate) fn render(
 ) -> Value {
     let view = if detail { View::Detail } else { View::List };
     render_view(t, r, id, rec, view, now, p)
+}
+
+/// A row's text as last rendered, per view, with the day it was rendered for (a row shows
+/// fields computed from the day, such as `isLate` and `age`). A real TDental server runs on
+/// its own machine; the simulator shares the benchmark's, so it renders a row once per
+/// version of the data instead of once per request. Emptied by every change to the data
+/// (`Tenant::forget_lists`), since a row shows other rows' fields.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rendered([OnceLock<Box<DayText>>; 4]);
+
+/// A row's text and the day it was rendered for.
+type DayText = (NaiveDate, Box<str>);
+
+/// Whether a row's text depends on the request's parameters, which the cache does not
+/// key on. Every parameter `decorate` reads must be named here.
+fn varies_with(r: &Resource, p: &Params) -> bool {
+    match r.name {
+        "applicationusers" => p.flag("includeEmp"),
+        "partners" => p.has("columns"),
+        _ => false,
+    }
+}
+
+/// One row's text in one view: the cached text when it was rendered for the same day,
+/// else rendered now (and kept, unless the parameters shape it).
+pub(crate) fn text<'a>(
+    t: &Tenant,
+    r: &Resource,
+    id: &str,
+    rec: &'a Rec,
+    view: View,
+    now: NaiveDateTime,
+    p: &Params,
+) -> std::borrow::Cow<'a, str> {
+    let day = now.date();
+    let fresh = || serde_json::to_string(&render_view(t, r, id, rec, view, now, p)).unwrap_or_default();
+    if varies_with(r, p) {
+        return fresh().into();
+    }
+    let cached = rec.rendered.0[view as usize].get_or_init(|| Box::new((day, fresh().into_boxed_str())));
+    if cached.0 == day { cached.1.as_ref().into() } else { fresh().into() }
 }
 
 type Obj = Map<String, Value>;
