@@ -13,7 +13,6 @@
 //! It knows nothing of HTTP, GraphQL or any PMS wire format. Only this crate and the
 //! migrations crate depend on `sea-orm`.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -60,7 +59,7 @@ pub use phi_access::PhiAccessFilter;
 pub use practice::{NewConnection, NewPractice};
 pub use quarantine::{QuarantineEntry, Quarantined};
 pub use read::ChildPage;
-pub use reconcile::SoftDelete;
+pub use reconcile::{KeySet, SoftDelete};
 pub use search::{
     All, AppointmentFilter, ClaimFilter, Filter, ListPage, PatientFilter, PaymentFilter, ProcedureCodeFilter,
     ProcedureFilter,
@@ -957,7 +956,7 @@ impl Tx {
         practice: PracticeId,
         source: Source,
         scope: &str,
-        present: &HashSet<SourceKey>,
+        present: &(impl KeySet + ?Sized),
         max_share: f64,
     ) -> Result<SoftDelete> {
         reconcile::soft_delete_absent::<T, _>(&self.txn, practice, source, scope, present, max_share).await

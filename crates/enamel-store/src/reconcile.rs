@@ -3,8 +3,9 @@
 use std::collections::HashSet;
 
 use enamel_domain::{PracticeId, Source, SourceKey};
+use futures::StreamExt;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, StreamTrait};
 use uuid::Uuid;
 
 use crate::sql::uuid_in;
@@ -13,6 +14,18 @@ use crate::{Result, Table};
 
 /// Ids per `UPDATE … WHERE id IN (…)`.
 const ID_CHUNK: usize = 4_000;
+
+/// The keys a complete pass saw, as a reconciliation asks for them.
+pub trait KeySet: Sync {
+    /// Whether the pass saw this key.
+    fn contains_key(&self, key: &SourceKey) -> bool;
+}
+
+impl KeySet for HashSet<SourceKey> {
+    fn contains_key(&self, key: &SourceKey) -> bool {
+        self.contains(key)
+    }
+}
 
 /// What a reconciliation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,31 +50,38 @@ pub enum SoftDelete {
 /// stream's key prefix, "" for all) and is not in `present` (the complete key set of a full
 /// pass). Refuses, changing nothing, when that would delete more than `max_share` (0.0–1.0)
 /// of the live rows in scope.
-pub(crate) async fn soft_delete_absent<T: Table, C: ConnectionTrait>(
+pub(crate) async fn soft_delete_absent<T: Table, C: ConnectionTrait + StreamTrait + Send>(
     db: &C,
     practice: PracticeId,
     source: Source,
     scope: &str,
-    present: &HashSet<SourceKey>,
+    present: &(impl KeySet + ?Sized),
     max_share: f64,
 ) -> Result<SoftDelete> {
-    let live: Vec<(Uuid, String)> = T::Entity::find()
+    // The live keys are streamed, not loaded: a table of 200,000 appointments would hold
+    // every row at once, beside the pass's own key set.
+    let mut live = T::Entity::find()
         .select_only()
         .column(T::column(Common::Id))
         .column(T::column(Common::SourceId))
         .filter(T::column(Common::PracticeId).eq(practice.uuid()))
         .filter(T::column(Common::Source).eq(source.as_ref()))
         .filter(T::column(Common::DeletedAt).is_null())
-        .into_tuple()
-        .all(db)
+        .into_tuple::<(Uuid, String)>()
+        .stream(db)
         .await?;
-    let live: Vec<(Uuid, String)> = live.into_iter().filter(|(_, key)| key.starts_with(scope)).collect();
-    let live_before = live.len() as u64;
-    let absent: Vec<Uuid> = live
-        .into_iter()
-        .filter(|(_, key)| SourceKey::parse(key).map_or(true, |k| !present.contains(&k)))
-        .map(|(id, _)| id)
-        .collect();
+    let (mut live_before, mut absent) = (0_u64, Vec::new());
+    while let Some(row) = live.next().await {
+        let (id, key) = row?;
+        if !key.starts_with(scope) {
+            continue;
+        }
+        live_before += 1;
+        if SourceKey::parse(&key).map_or(true, |k| !present.contains_key(&k)) {
+            absent.push(id);
+        }
+    }
+    drop(live);
     let would_delete = absent.len() as u64;
     if would_delete == 0 {
         return Ok(SoftDelete::Applied { deleted: 0, live_before });

@@ -431,23 +431,30 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
             if pass_complete {
                 // Whether every live row of the stream is now in a page of this pass.
                 let mut reconciled = false;
-                if let Some(mut keys) = keys.take() {
+                if let Some(keys) = keys.take() {
                     if every_page_same && !reused.is_empty() && cursor.reconciled {
                         // Every page is the one whose rows last landed, and the pass that
                         // remembered them left no live row outside them: nothing to delete.
                         reconciled = true;
                     } else {
-                        for page in &reused {
-                            let remembered = memos.get(page).map(|m| m.keys.as_slice()).unwrap_or_default();
-                            keys.extend(remembered.iter().filter_map(|k| SourceKey::parse(k).ok()));
-                        }
+                        // The remembered pages' keys are looked up where the memos hold
+                        // them, not copied (200,000 appointments' keys twice would be
+                        // 30 MB).
+                        let present = Present {
+                            read: &keys,
+                            remembered: reused
+                                .iter()
+                                .filter_map(|page| memos.get(page))
+                                .flat_map(|m| m.keys.iter().map(|k| k.trim()))
+                                .collect(),
+                        };
                         let outcome_of = write::reconcile(
                             &tx,
                             practice,
                             source,
                             spec.entity,
                             spec.key_prefix,
-                            &keys,
+                            &present,
                             config.max_delete_share,
                         )
                         .await
@@ -632,6 +639,19 @@ fn merge(into: &mut enamel_pms::Page, page: enamel_pms::Page) {
     into.keys.extend(page.keys);
     into.fetched += page.fetched;
     into.server_time = into.server_time.or(page.server_time);
+}
+
+/// The keys a complete pass saw: those of the rows it read, and those its remembered
+/// pages stand for.
+struct Present<'a> {
+    read: &'a HashSet<SourceKey>,
+    remembered: HashSet<&'a str>,
+}
+
+impl enamel_store::KeySet for Present<'_> {
+    fn contains_key(&self, key: &SourceKey) -> bool {
+        self.read.contains(key) || self.remembered.contains(key.as_str())
+    }
 }
 
 /// Where a page is in its stream, as its memo names it: its offset, after its parent's key

@@ -1,7 +1,5 @@
 //! Writing a batch to its table, and reconciling a table against a complete key set.
 
-use std::collections::HashSet;
-
 use enamel_domain::ids::*;
 use enamel_domain::{Batch, PracticeId, Source, SourceKey};
 use enamel_store::{SoftDelete, Tx, UpsertReport};
@@ -72,7 +70,7 @@ pub(crate) async fn reconcile(
     source: Source,
     entity: &str,
     scope: &str,
-    keys: &HashSet<SourceKey>,
+    keys: &impl enamel_store::KeySet,
     max_share: f64,
 ) -> enamel_store::Result<Option<SoftDelete>> {
     macro_rules! by_entity {
