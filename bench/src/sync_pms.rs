@@ -79,8 +79,11 @@ async fn main() -> Result<()> {
         Pms::Opendental => "opendental",
         Pms::Tdental => "tdental",
     };
+    // TDental rows are rendered before the clock starts: the PMS is remote in production,
+    // and the simulator shares the two cores being measured.
+    let prerender = matches!(args.pms, Pms::Tdental).then_some("--prerender");
     let mut sim = Command::new(&sim_bin)
-        .args([kind, "--scale", &args.scale, "--mode", "local", "--port", "0"])
+        .args([kind, "--scale", &args.scale, "--mode", "local", "--port", "0"].into_iter().chain(prerender))
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("start {} (cargo build --release -p enamel-sim)", sim_bin.display()))?;

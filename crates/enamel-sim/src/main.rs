@@ -51,6 +51,11 @@ struct Args {
     /// TDental password.
     #[arg(long, default_value = "admin")]
     password: String,
+    /// TDental: render every row before serving, rather than on first request
+    /// (benchmarks: the simulator then costs the measured machine little more than a
+    /// remote PMS would).
+    #[arg(long)]
+    prerender: bool,
 }
 
 #[tokio::main]
@@ -69,6 +74,10 @@ async fn main() -> anyhow::Result<()> {
         password: args.password,
     };
     let sim = enamel_sim::spawn_on(config, std::net::SocketAddr::new(args.host, args.port)).await?;
+    if args.prerender {
+        let control = sim.control.clone();
+        tokio::task::spawn_blocking(move || control.prerender()).await?;
+    }
     println!("listening on {}", sim.base_url);
     tokio::signal::ctrl_c().await?;
     Ok(())

@@ -211,6 +211,36 @@ impl Tenant {
         }
     }
 
+    /// Renders every row in its list and detail views (customers also in their slim list
+    /// and profile views), the data sets shared out over the machine's cores.
+    pub(crate) fn prerender(&self, now: NaiveDateTime) {
+        use views::View;
+        let none = Params(Vec::new());
+        let jobs: Vec<(&Resource, View)> = RESOURCES
+            .iter()
+            .flat_map(|r| {
+                let partner = r.name == "partners";
+                [View::List, View::Detail, View::PartnerSlim, View::PartnerDetail]
+                    .into_iter()
+                    .filter(move |v| partner || matches!(v, View::List | View::Detail))
+                    .map(move |v| (r, v))
+            })
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some((r, view)) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                        for (id, rec) in self.sets.get(r.name).into_iter().flatten() {
+                            let _ = views::text(self, r, id, rec, *view, now, &none);
+                        }
+                    }
+                });
+            }
+        });
+    }
+
     /// Rows per data set.
     pub fn counts(&self) -> BTreeMap<String, usize> {
         self.sets.iter().map(|(k, t)| ((*k).to_owned(), t.len())).collect()

@@ -185,6 +185,25 @@ fn cached_texts_follow_the_day_and_the_data() {
     assert!(text.contains("Renamed Customer"), "{text}");
 }
 
+/// Rendered ahead, every row's list and detail texts are served from the cache and are
+/// what a fresh render gives.
+#[test]
+fn prerendered_texts_are_the_rows_rendered() {
+    let t = small();
+    let now = start_time();
+    t.prerender(now);
+    let none = Params(Vec::new());
+    for r in RESOURCES {
+        for (id, rec) in &t.sets[r.name] {
+            for view in [views::View::List, views::View::Detail] {
+                let text = views::text(&t, r, id, rec, view, now, &none);
+                assert!(matches!(text, Cow::Borrowed(_)), "{} {id} {view:?} rendered ahead", r.name);
+                assert_eq!(text, views::render_view(&t, r, id, rec, view, now, &none).to_string());
+            }
+        }
+    }
+}
+
 #[test]
 fn mutate_is_deterministic() {
     let mut a = small();
