@@ -1,8 +1,8 @@
 //! `enamel-sim`: serves a simulated PMS until interrupted.
 //!
 //! `enamel-sim opendental --scale small --seed 1 --port 0 [--mode remote|local]` or
-//! `enamel-sim tdental --scale tdental --port 0 [--username admin --password admin]` prints
-//! `listening on http://127.0.0.1:PORT` once ready.
+//! `enamel-sim tdental --scale tdental --port 0 [--username admin --password admin]
+//! [--prerender]` prints `listening on http://127.0.0.1:PORT` once ready.
 
 #![allow(clippy::print_stdout)]
 
