@@ -94,7 +94,11 @@ async fn main() -> Result<()> {
         Pms::Opendental => format!("{base}/api/v1"),
         Pms::Tdental => base,
     };
-    let result = run(&args, &api, sim.id()).await;
+    // On the runtime's workers, as `enamel serve`'s scheduler runs its passes, rather than
+    // on the thread that blocks on `main`.
+    let sim_id = sim.id();
+    let result =
+        tokio::spawn(async move { run(&args, &api, sim_id).await }).await.map_err(anyhow::Error::from).and_then(|r| r);
     let _ = sim.kill();
     result
 }
