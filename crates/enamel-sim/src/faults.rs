@@ -27,6 +27,8 @@ pub enum FaultKind {
     ServerError,
     /// 504 Gateway Time-out.
     GatewayTimeout,
+    /// 404, as for a record deleted since it was listed.
+    NotFound,
     /// No answer for this long, then a 504 (set it past the client's timeout).
     Hang {
         /// How long.
@@ -194,6 +196,7 @@ pub(crate) async fn apply(State(shared): State<std::sync::Arc<Shared>>, request:
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(server_error_body(shared.pms))).into_response()
         }
         FaultKind::GatewayTimeout => (StatusCode::GATEWAY_TIMEOUT, "Gateway Time-out").into_response(),
+        FaultKind::NotFound => StatusCode::NOT_FOUND.into_response(),
         FaultKind::Hang { millis } => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             (StatusCode::GATEWAY_TIMEOUT, "Gateway Time-out").into_response()

@@ -616,3 +616,46 @@ async fn a_page_with_details_is_remembered_until_a_detail_changes() -> Result<()
     ensure!(text(&payload, "titleId") == other, "the profile's title: {payload}");
     Ok(())
 }
+
+/// A payment whose detail is gone (404: deleted since the list was read) leaves its page,
+/// and the page's digest is not the one of the page with it; a detail the PMS fails to
+/// give fails the whole page with the PMS's answer, so that no row of it lands half-read.
+#[tokio::test]
+async fn a_detail_gone_leaves_its_page_and_a_detail_failing_fails_it() -> Result<()> {
+    use enamel_domain::Batch;
+    use enamel_pms::{Page, PageRequest, PmsClient};
+    use enamel_sim::{FaultKind, FaultSpec};
+    let sim = tenant().await;
+    let client = client(&sim);
+    let request = |known| PageRequest { offset: 0, since: None, parent: None, known };
+    let payments = |page: &Page| -> Vec<String> {
+        match page.batches.first() {
+            Some(Batch::Payments(rows)) => rows.iter().map(|r| r.source_id.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let whole = client.fetch("accountpayments", request(None)).await?;
+    let listed = payments(&whole);
+    let gone = listed.get(1).context("two payments on the first page")?.clone();
+
+    sim.control.inject(FaultSpec::times(FaultKind::NotFound, 1).on(&format!("/api/AccountPayments/{gone}")));
+    let holed = client.fetch("accountpayments", request(whole.digest)).await?;
+    let expected: Vec<String> = listed.iter().filter(|p| **p != gone).cloned().collect();
+    ensure!(payments(&holed) == expected, "the payment whose detail is gone leaves the page");
+    ensure!(!holed.keys.contains(&gone) && holed.keys.len() == whole.keys.len() - 1, "{:?}", holed.keys);
+    ensure!(holed.fetched == whole.fetched && !holed.same_as_known && holed.digest != whole.digest);
+    // Back again: not the page without it.
+    let again = client.fetch("accountpayments", request(holed.digest)).await?;
+    ensure!(!again.same_as_known && payments(&again) == listed);
+
+    sim.control.inject(FaultSpec::times(FaultKind::ServerError, 10).on(&format!("/api/AccountPayments/{gone}")));
+    let failed = client.fetch("accountpayments", request(None)).await;
+    ensure!(
+        matches!(&failed, Err(PmsError::Unavailable { .. }) | Err(PmsError::Rejected { status: 500, .. })),
+        "{failed:?}"
+    );
+    sim.control.clear_faults();
+    let healed = client.fetch("accountpayments", request(None)).await?;
+    ensure!(payments(&healed) == listed && healed.digest == whole.digest);
+    Ok(())
+}
