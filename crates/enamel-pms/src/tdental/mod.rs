@@ -7,7 +7,7 @@
 //! - Lists answer `{offset, limit, totalItems, items, aggregates}`; `limit` is always sent
 //!   (endpoint defaults differ: 0 = everything, 1, 20); a short page is the last (the
 //!   `totalItems` of some lists is wrong). `/api/DotKhamSteps` is a bare array of the whole
-//!   table.
+//!   table: read once per pass and served a page at a time from that answer.
 //! - No change stamps: an incremental pass re-reads a rolling business-date window around
 //!   the PMS's clock (default 30 days back, 90 ahead), with both bounds where the API
 //!   requires a pair; a full pass (the sync engine's periodic sweep) reads everything and
@@ -254,6 +254,20 @@ pub struct TdClient {
     config: TdConfig,
     limiter: RateLimiter,
     session: Mutex<Option<Session>>,
+    /// The bare array being paged through (see [`Snapshot`]).
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
+}
+
+/// A bare array (the whole data set in one answer: 64,000 visit steps) as read at the start
+/// of a pass, served a page of [`ROWS_AT_ONCE`] rows at a time so that a unit holds its
+/// pages' rows, not the data set's. A pass asks for its first page alone, which reads the
+/// array again; later pages are slices of that answer (a pass resumed in another process
+/// reads it again, as offset paging over a changing list would). Dropped after the last page.
+struct Snapshot {
+    path: &'static str,
+    body: Box<RawValue>,
+    /// Each row's bytes in `body`.
+    rows: Vec<std::ops::Range<usize>>,
 }
 
 impl std::fmt::Debug for TdClient {
@@ -272,7 +286,13 @@ impl TdClient {
             .timeout(config.timeout)
             .build()
             .map_err(|e| PmsError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, limiter: RateLimiter::new(config.min_interval), config, session: Mutex::new(None) })
+        Ok(Self {
+            http,
+            limiter: RateLimiter::new(config.min_interval),
+            config,
+            session: Mutex::new(None),
+            snapshot: Mutex::new(None),
+        })
     }
 
     /// The tenant clock as Unix seconds.
@@ -437,10 +457,6 @@ impl TdClient {
             digest,
             same_as_known: false,
         };
-        // A bare array is the whole data set in one answer (visit steps: 64,000 rows).
-        if ep.bare && request.offset > 0 {
-            return Ok(page_of(0, true, None));
-        }
         let mut query: Vec<(&str, String)> = Vec::new();
         if !ep.bare {
             query.push(("offset", request.offset.to_string()));
@@ -463,20 +479,58 @@ impl TdClient {
         if let (true, Some(company)) = (ep.per_company, &request.parent) {
             query.push(("companyId", company.clone()));
         }
+        if ep.bare {
+            let snapshot = self.snapshot(ep.path, &query, request.offset).await?;
+            let total = snapshot.rows.len();
+            let (from, to) = (request.offset.min(total), (request.offset + ROWS_AT_ONCE).min(total));
+            if to == total {
+                // The pass's last page: the answer is not needed any more.
+                let mut held = self.snapshot.lock().await;
+                if held.as_ref().is_some_and(|held| Arc::ptr_eq(held, &snapshot)) {
+                    *held = None;
+                }
+            }
+            let span = match snapshot.rows.get(from..to) {
+                Some([first, .., last]) => first.start..last.end,
+                Some([only]) => only.clone(),
+                _ => 0..0,
+            };
+            let salt = crate::digest::Salt { limit: ROWS_AT_ONCE, ..salt };
+            let d = crate::digest::digest(salt, &snapshot.body.get().as_bytes()[span], None).0;
+            if request.known == Some(d) {
+                return Ok(unchanged());
+            }
+            if from == to {
+                return Ok(page_of(0, true, Some(d)));
+            }
+            let path = ep.path;
+            let map = move || -> Result<Page, PmsError> {
+                let body = snapshot.body.get();
+                let texts: Vec<&str> = snapshot.rows[from..to].iter().map(|r| &body[r.clone()]).collect();
+                let mut page = page_of(texts.len(), to == total, Some(d));
+                let rows = parse_rows(path, &texts)?;
+                page.keys.extend(keys_of(&rows, prefix));
+                let sent: Vec<Option<&str>> = texts.iter().map(|t| Some(*t)).collect();
+                map_rows(stream, &rows, &sent, tz, &mut page);
+                Ok(page)
+            };
+            return tokio::task::spawn_blocking(map)
+                .await
+                .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?;
+        }
         if !with_details {
             // Rows as the answer sent them: parsed and mapped off the async threads, a chunk
-            // at a time (a page never holds every row of a bare array as a tree of JSON
-            // values), each row's text kept as its payload unless a branch is added to it.
+            // at a time, each row's text kept as its payload unless a branch is added to it.
             let (d, body) = self.answer::<Box<RawValue>>(ep.path, &query, salt, request.known).await?;
             let Some(body) = body else { return Ok(unchanged()) };
             let company = request.parent.clone().filter(|_| ep.per_company);
-            let (path, bare) = (ep.path, ep.bare);
+            let path = ep.path;
             let map = move || -> Result<Page, PmsError> {
-                let texts = row_texts(path, &body, bare)?;
-                let mut page = page_of(texts.len(), bare || texts.len() < limit, Some(d));
+                let texts: Vec<&str> = row_texts(path, &body, false)?.iter().map(|t| t.get()).collect();
+                let mut page = page_of(texts.len(), texts.len() < limit, Some(d));
                 for chunk in texts.chunks(ROWS_AT_ONCE) {
                     let mut rows = parse_rows(path, chunk)?;
-                    let mut sent: Vec<Option<&str>> = chunk.iter().map(|text| Some(text.get())).collect();
+                    let mut sent: Vec<Option<&str>> = chunk.iter().map(|text| Some(*text)).collect();
                     if let Some(company) = &company {
                         for (row, text) in rows.iter_mut().zip(&mut sent) {
                             if with_branch(row, company) {
@@ -520,7 +574,7 @@ impl TdClient {
         let company = request.parent.clone().filter(|_| ep.per_company);
         let path = ep.path;
         let map = move || -> Result<Page, PmsError> {
-            let texts = row_texts(path, &body, false)?;
+            let texts: Vec<&str> = row_texts(path, &body, false)?.iter().map(|t| t.get()).collect();
             let mut page = page_of(texts.len(), texts.len() < limit, Some(d));
             let mut rows = Vec::with_capacity(texts.len());
             for (mut row, detail) in parse_rows(path, &texts)?.into_iter().zip(details) {
@@ -545,6 +599,32 @@ impl TdClient {
         tokio::task::spawn_blocking(map)
             .await
             .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?
+    }
+
+    /// The bare array at `path`: read again for a pass's first page (offset 0) or when none
+    /// is held, else the one read for the pass's first page.
+    async fn snapshot(
+        &self,
+        path: &'static str,
+        query: &[(&str, String)],
+        offset: usize,
+    ) -> Result<Arc<Snapshot>, PmsError> {
+        let mut held = self.snapshot.lock().await;
+        if let Some(snapshot) = held.as_ref().filter(|s| offset > 0 && s.path == path) {
+            return Ok(snapshot.clone());
+        }
+        let body = self.get_with(path, query, |bytes| serde_json::from_slice::<Box<RawValue>>(bytes)).await?;
+        let start = body.get().as_ptr() as usize;
+        let rows = row_texts(path, &body, true)?
+            .iter()
+            .map(|t| {
+                let at = t.get().as_ptr() as usize - start;
+                at..at + t.get().len()
+            })
+            .collect();
+        let snapshot = Arc::new(Snapshot { path, body, rows });
+        *held = Some(snapshot.clone());
+        Ok(snapshot)
     }
 
     /// A list's answer and its digest; no body when the digest is `known` (unchanged).
@@ -650,10 +730,10 @@ fn row_texts<'b>(path: &str, body: &'b RawValue, bare: bool) -> Result<Vec<&'b R
 }
 
 /// Rows' texts parsed into JSON values.
-fn parse_rows(path: &str, texts: &[&RawValue]) -> Result<Vec<Value>, PmsError> {
+fn parse_rows(path: &str, texts: &[&str]) -> Result<Vec<Value>, PmsError> {
     texts
         .iter()
-        .map(|text| serde_json::from_str::<Value>(text.get()))
+        .map(|text| serde_json::from_str::<Value>(text))
         .collect::<Result<Vec<Value>, _>>()
         .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))
 }
