@@ -482,7 +482,7 @@ impl TdClient {
         if ep.bare {
             let snapshot = self.snapshot(ep.path, &query, request.offset).await?;
             let total = snapshot.rows.len();
-            let (from, to) = (request.offset.min(total), (request.offset + ROWS_AT_ONCE).min(total));
+            let (from, to) = (request.offset.min(total), request.offset.saturating_add(ROWS_AT_ONCE).min(total));
             if to == total {
                 // The pass's last page: the answer is not needed any more.
                 let mut held = self.snapshot.lock().await;
