@@ -613,6 +613,7 @@ async fn a_page_with_details_is_remembered_until_a_detail_changes() -> Result<()
     };
     let listed = |rows: Vec<Value>| rows.into_iter().find(|r| text(r, "id") == customer);
     let list_before = listed(raw.list("Partners/GetPagedPartnersCustomer").await?);
+    ensure!(list_before.is_some(), "the customer is listed");
     let title = text(&profile(customer.clone()).await?, "titleId");
     let other = raw.list("PartnerTitles").await?.iter().map(|t| text(t, "id")).find(|t| *t != title);
     let other = other.context("another title")?;
