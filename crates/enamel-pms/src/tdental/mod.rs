@@ -503,20 +503,14 @@ impl TdClient {
             if from == to {
                 return Ok(page_of(0, true, Some(d)));
             }
-            let path = ep.path;
-            let map = move || -> Result<Page, PmsError> {
+            return off_thread(ep.path, move || {
                 let body = snapshot.body.get();
                 let texts: Vec<&str> = snapshot.rows[from..to].iter().map(|r| &body[r.clone()]).collect();
                 let mut page = page_of(texts.len(), to == total, Some(d));
-                let rows = parse_rows(path, &texts)?;
-                page.keys.extend(keys_of(&rows, prefix));
-                let sent: Vec<Option<&str>> = texts.iter().map(|t| Some(*t)).collect();
-                map_rows(stream, &rows, &sent, tz, &mut page);
+                map_texts((stream, ep.path, prefix, tz), &texts, None, &mut page)?;
                 Ok(page)
-            };
-            return tokio::task::spawn_blocking(map)
-                .await
-                .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?;
+            })
+            .await;
         }
         if !with_details {
             // Rows as the answer sent them: parsed and mapped off the async threads, a chunk
@@ -524,28 +518,13 @@ impl TdClient {
             let (d, body) = self.answer::<Box<RawValue>>(ep.path, &query, salt, request.known).await?;
             let Some(body) = body else { return Ok(unchanged()) };
             let company = request.parent.clone().filter(|_| ep.per_company);
-            let path = ep.path;
-            let map = move || -> Result<Page, PmsError> {
-                let texts: Vec<&str> = row_texts(path, &body, false)?.iter().map(|t| t.get()).collect();
+            return off_thread(ep.path, move || {
+                let texts: Vec<&str> = row_texts(ep.path, &body, false)?.iter().map(|t| t.get()).collect();
                 let mut page = page_of(texts.len(), texts.len() < limit, Some(d));
-                for chunk in texts.chunks(ROWS_AT_ONCE) {
-                    let mut rows = parse_rows(path, chunk)?;
-                    let mut sent: Vec<Option<&str>> = chunk.iter().map(|text| Some(*text)).collect();
-                    if let Some(company) = &company {
-                        for (row, text) in rows.iter_mut().zip(&mut sent) {
-                            if with_branch(row, company) {
-                                *text = None;
-                            }
-                        }
-                    }
-                    page.keys.extend(keys_of(&rows, prefix));
-                    map_rows(stream, &rows, &sent, tz, &mut page);
-                }
+                map_texts((stream, ep.path, prefix, tz), &texts, company.as_deref(), &mut page)?;
                 Ok(page)
-            };
-            return tokio::task::spawn_blocking(map)
-                .await
-                .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?;
+            })
+            .await;
         }
         // Rows completed by their details: the page's digest covers the list's answer and
         // every detail, so an unchanged page is neither parsed nor mapped (the details are
@@ -569,15 +548,12 @@ impl TdClient {
         if request.known == Some(d) {
             return Ok(unchanged());
         }
-        // Parsing, completing and mapping are CPU work: off the async threads, so that
-        // other requests and the previous unit's write go on meanwhile.
         let company = request.parent.clone().filter(|_| ep.per_company);
-        let path = ep.path;
-        let map = move || -> Result<Page, PmsError> {
-            let texts: Vec<&str> = row_texts(path, &body, false)?.iter().map(|t| t.get()).collect();
+        off_thread(ep.path, move || {
+            let texts: Vec<&str> = row_texts(ep.path, &body, false)?.iter().map(|t| t.get()).collect();
             let mut page = page_of(texts.len(), texts.len() < limit, Some(d));
             let mut rows = Vec::with_capacity(texts.len());
-            for (mut row, detail) in parse_rows(path, &texts)?.into_iter().zip(details) {
+            for (mut row, detail) in parse_rows(ep.path, &texts)?.into_iter().zip(details) {
                 if let Some(company) = &company {
                     with_branch(&mut row, company);
                 }
@@ -595,10 +571,8 @@ impl TdClient {
             page.keys = keys_of(&rows, prefix).collect();
             map_rows(stream, &rows, &[], tz, &mut page);
             Ok(page)
-        };
-        tokio::task::spawn_blocking(map)
-            .await
-            .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?
+        })
+        .await
     }
 
     /// The bare array at `path`: read again for a pass's first page (offset 0) or when none
@@ -657,6 +631,42 @@ impl TdClient {
             .try_collect()
             .await
     }
+}
+
+/// Reads a page on the blocking pool: parsing and mapping are CPU work, and other requests
+/// and the previous unit's write go on meanwhile.
+async fn off_thread(
+    path: &'static str,
+    read: impl FnOnce() -> Result<Page, PmsError> + Send + 'static,
+) -> Result<Page, PmsError> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?
+}
+
+/// Parses and maps rows' texts into the page, [`ROWS_AT_ONCE`] at a time, each row's text
+/// kept as its payload unless the branch a per-branch list was asked for (`company`) is
+/// added to it.
+fn map_texts(
+    (stream, path, prefix, tz): (&'static str, &str, &str, Tz),
+    texts: &[&str],
+    company: Option<&str>,
+    page: &mut Page,
+) -> Result<(), PmsError> {
+    for chunk in texts.chunks(ROWS_AT_ONCE) {
+        let mut rows = parse_rows(path, chunk)?;
+        let mut sent: Vec<Option<&str>> = chunk.iter().map(|text| Some(*text)).collect();
+        if let Some(company) = company {
+            for (row, text) in rows.iter_mut().zip(&mut sent) {
+                if with_branch(row, company) {
+                    *text = None;
+                }
+            }
+        }
+        page.keys.extend(keys_of(&rows, prefix));
+        map_rows(stream, &rows, &sent, tz, page);
+    }
+    Ok(())
 }
 
 /// A list row's `/{id}` detail.
