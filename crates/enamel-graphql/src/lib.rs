@@ -23,6 +23,7 @@ pub mod global_id;
 pub mod loader;
 pub mod node;
 pub mod phi;
+mod plain;
 pub mod present;
 pub mod query;
 pub mod subscription;
@@ -93,6 +94,7 @@ pub struct Api {
     rules: DocumentRules,
     store: Store,
     audit: audit::AuditLog,
+    plain: Arc<plain::Plain>,
     batch_delay: std::time::Duration,
     ws_init_timeout: std::time::Duration,
     ws_recheck: std::time::Duration,
@@ -119,6 +121,7 @@ impl Api {
             ws_schema: schema(data, options, true),
             rules: DocumentRules::of(&options),
             audit: audit::AuditLog::new(store.clone()),
+            plain: Arc::default(),
             store,
             batch_delay,
             ws_init_timeout: options.ws_init_timeout.unwrap_or(seconds(10)),
@@ -130,6 +133,10 @@ impl Api {
     /// caller sent no valid credential: every field then answers `UNAUTHENTICATED`).
     pub async fn execute(&self, request: Request, viewer: Option<Viewer>) -> Response {
         let asked = request.operation_name.clone();
+        let key = self.plain.key(&request.query, asked.as_deref());
+        // A document async-graphql has answered without error may be answered plainly.
+        let plainly = viewer.as_ref().filter(|v| v.has(enamel_domain::Scope::Read) && self.plain.vetted(key));
+        let plain_input = plainly.map(|v| (v.practice_id(), v.practice.currency, request.variables.clone()));
         let mut req = async_graphql::Request::new(request.query).variables(Variables::from_json(request.variables));
         if let Some(name) = request.operation_name {
             req = req.operation_name(name);
@@ -147,16 +154,41 @@ impl Api {
             // Execution reports the syntax error.
             Err(_) => (None, "query".to_owned()),
         };
+        if refused.is_none()
+            && let Some((practice, currency, variables)) = plain_input
+            && let Ok(doc) = req.parsed_query()
+            && let Some(answer) =
+                self.plain.run(&self.store, practice, currency, (asked.as_deref(), &variables), doc).await
+        {
+            self.plain.answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let body = Response { body: answer.body, errors: false };
+            return self.audited(body, &answer.seen, who, operation).await;
+        }
         let mut resp = match refused {
             Some(err) => async_graphql::Response::from_errors(vec![err]),
             None => self.schema.execute(req).await,
         };
+        if resp.errors.is_empty() && who.is_some() {
+            self.plain.vet(key);
+        }
         for err in &mut resp.errors {
             coded(err);
         }
+        self.audited(finish(resp), &seen, who, operation).await
+    }
+
+    /// The response, once the access to the patients it returned is audited; an error
+    /// instead when the audit cannot be written.
+    async fn audited(
+        &self,
+        response: Response,
+        seen: &phi::PhiSeen,
+        who: Option<(enamel_domain::PracticeId, String, String)>,
+        operation: String,
+    ) -> Response {
         // A response that returns patient data is audited before it is sent, or not sent.
         let Some((practice_id, credential, subject)) = who else {
-            return finish(resp);
+            return response;
         };
         let patients = match seen.patients(&self.store, practice_id).await {
             Ok(patients) => patients,
@@ -180,7 +212,13 @@ impl Api {
                 return error_response(Code::Internal, "the access could not be audited, so no data is returned");
             }
         }
-        finish(resp)
+        response
+    }
+
+    /// How many requests the plain executor has answered (the rest went to async-graphql),
+    /// for tests and diagnostics.
+    pub fn plain_answers(&self) -> u64 {
+        self.plain.answered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The schema in SDL.

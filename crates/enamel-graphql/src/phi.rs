@@ -72,18 +72,26 @@ impl PhiSeen {
 
 /// Notes that the response carries data of `owner`.
 pub(crate) fn saw(ctx: &Context<'_>, owner: Owner) {
-    let Some(seen) = ctx.data_opt::<PhiSeen>() else { return };
-    let Ok(mut s) = seen.0.lock() else { return };
-    match owner {
-        Owner::Nobody => {}
-        Owner::Patient(p) => {
-            s.patients.insert(p);
-        }
-        Owner::Plan(p) => {
-            s.plans.insert(p);
-        }
-        Owner::Visit(v) => {
-            s.visits.insert(v);
+    if let Some(seen) = ctx.data_opt::<PhiSeen>() {
+        seen.note(owner);
+    }
+}
+
+impl PhiSeen {
+    /// Notes that the response carries data of `owner`.
+    pub(crate) fn note(&self, owner: Owner) {
+        let Ok(mut s) = self.0.lock() else { return };
+        match owner {
+            Owner::Nobody => {}
+            Owner::Patient(p) => {
+                s.patients.insert(p);
+            }
+            Owner::Plan(p) => {
+                s.plans.insert(p);
+            }
+            Owner::Visit(v) => {
+                s.visits.insert(v);
+            }
         }
     }
 }
@@ -95,8 +103,25 @@ pub(crate) fn saw_patient(ctx: &Context<'_>, patient: Option<PatientId>) {
     }
 }
 
+/// Which column of a row names its patient, for readers of single columns (the plain
+/// executor); it must say what [`PatientOf::owner_of`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// Not patient data.
+    Nobody,
+    /// The row is a patient: its own id.
+    Itself,
+    /// This column holds the patient's id (null: nobody's).
+    Patient(&'static str),
+    /// The patient is found through another row (a plan, a visit).
+    Indirect,
+}
+
 /// Whose data a stored row is.
 pub trait PatientOf: Record + Sized {
+    /// Where the owner is.
+    const HOLDER: Holder = Holder::Nobody;
+
     /// Its owner.
     fn owner_of(_row: &Stored<Self>) -> Owner {
         Owner::Nobody
@@ -104,12 +129,14 @@ pub trait PatientOf: Record + Sized {
 }
 
 impl PatientOf for r::Patient {
+    const HOLDER: Holder = Holder::Itself;
     fn owner_of(row: &Stored<Self>) -> Owner {
         Owner::Patient(row.id)
     }
 }
 
 impl PatientOf for r::InsuranceSubscriber {
+    const HOLDER: Holder = Holder::Patient("subscriber_patient_id");
     fn owner_of(row: &Stored<Self>) -> Owner {
         Owner::Patient(row.data.subscriber_patient_id)
     }
@@ -121,12 +148,14 @@ impl PatientOf for r::InsuranceSubscriber {
 impl PatientOf for r::Family {}
 
 impl PatientOf for r::TreatmentPlanItem {
+    const HOLDER: Holder = Holder::Indirect;
     fn owner_of(row: &Stored<Self>) -> Owner {
         Owner::Plan(row.data.treatment_plan_id)
     }
 }
 
 impl PatientOf for r::VisitStep {
+    const HOLDER: Holder = Holder::Indirect;
     fn owner_of(row: &Stored<Self>) -> Owner {
         match (row.data.visit_id, row.data.treatment_plan_id) {
             (Some(v), _) => Owner::Visit(v),
@@ -139,11 +168,13 @@ impl PatientOf for r::VisitStep {
 macro_rules! of_patient {
     (required: $($req:ident),*; optional: $($opt:ident),*; none: $($none:ident),* $(;)?) => {
         $(impl PatientOf for r::$req {
+            const HOLDER: Holder = Holder::Patient("patient_id");
             fn owner_of(row: &Stored<Self>) -> Owner {
                 Owner::Patient(row.data.patient_id)
             }
         })*
         $(impl PatientOf for r::$opt {
+            const HOLDER: Holder = Holder::Patient("patient_id");
             fn owner_of(row: &Stored<Self>) -> Owner {
                 row.data.patient_id.map_or(Owner::Nobody, Owner::Patient)
             }

@@ -108,6 +108,12 @@ macro_rules! mirrored {
                 (*self).into()
             }
         }
+
+        impl crate::plain::PlainOut for enums::$name {
+            fn write(&self, sub: &[(String, String)], out: &mut Vec<u8>) -> Option<()> {
+                crate::plain::write_value(self, sub, out)
+            }
+        }
     )*};
 }
 

@@ -27,7 +27,8 @@ type Rows<T> = Vec<Arc<Stored<RecordOf<T>>>>;
 /// `read` themselves; `context` checks either).
 pub(crate) async fn patient_for_context(ctx: &Context<'_>, id: PatientId) -> ApiResult<Patient> {
     let row = loaders(ctx)?.load_one(ById(id)).await?;
-    row.map(Patient::wrap).ok_or_else(|| ApiError::not_found(Patient::NAME).into())
+    row.map(|row| crate::connection::returned::<Patient>(ctx, row))
+        .ok_or_else(|| ApiError::not_found(Patient::NAME).into())
 }
 
 /// Every live child of each parent (no limit), through the loader.

@@ -158,26 +158,10 @@ fn change_json(proposal: &wb::Proposal) -> serde_json::Value {
                 (Some(t), Some(uuid)) => serde_json::Value::String(encode(t, uuid).0),
                 _ => v,
             };
-            map.insert(camel(&key), v);
+            map.insert(crate::plain::camel(&key), v);
         }
     }
     value
-}
-
-fn camel(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[Object]

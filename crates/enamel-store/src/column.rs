@@ -99,6 +99,76 @@ impl Col<Option<String>> for Option<PartialDate> {
     }
 }
 
+/// A domain value read from a column's JSON value (a [`crate::TreeRow`]'s cells): the
+/// column's value, then the same conversion the store's records are built with.
+pub trait CellValue: Sized {
+    /// The value, or why the cell does not hold one.
+    fn from_cell(cell: &serde_json::Value) -> Result<Self, String>;
+}
+
+/// Domain values stored as they are.
+macro_rules! cells_as_is {
+    ($($t:ty),* $(,)?) => {$(
+        impl CellValue for $t {
+            fn from_cell(cell: &serde_json::Value) -> Result<Self, String> {
+                serde::Deserialize::deserialize(cell).map_err(|e| e.to_string())
+            }
+        }
+        impl CellValue for Option<$t> {
+            fn from_cell(cell: &serde_json::Value) -> Result<Self, String> {
+                serde::Deserialize::deserialize(cell).map_err(|e| e.to_string())
+            }
+        }
+    )*};
+}
+
+cells_as_is!(String, bool, i16, i32, i64, f64, chrono::NaiveDate, DateTime<Utc>, uuid::Uuid, serde_json::Value);
+
+/// Domain values stored as a column of type `S` (see [`Col`]).
+macro_rules! cells_via {
+    ($($t:ty => $s:ty),* $(,)?) => {$(
+        impl CellValue for $t {
+            fn from_cell(cell: &serde_json::Value) -> Result<Self, String> {
+                let stored: $s = serde::Deserialize::deserialize(cell).map_err(|e| e.to_string())?;
+                <$t as Col<$s>>::from_col(stored)
+            }
+        }
+    )*};
+}
+
+cells_via!(
+    Amount => i64,
+    Option<Amount> => Option<i64>,
+    ToothList => String,
+    Option<PartialDate> => Option<String>,
+    ProviderKind => String,
+    Gender => String,
+    PatientStatus => String,
+    AppointmentStatus => String,
+    CheckInState => String,
+    VisitState => String,
+    ProcedureStatus => String,
+    TreatmentPlanKind => String,
+    TreatmentPlanStatus => String,
+    ClaimType => String,
+    ClaimStatus => String,
+    ClaimProcedureStatus => String,
+    PaymentKind => String,
+    PaymentStatus => String,
+    ReferralDirection => String,
+    ReferralSourceKind => String,
+    ProcedureCodeKind => String,
+    BenefitKind => String,
+    CoverageLevel => String,
+    BenefitPeriod => String,
+    CommMode => String,
+    CommDirection => String,
+    InventoryKind => String,
+    StockPickingKind => String,
+    StockState => String,
+    ToothScope => String,
+);
+
 /// The instant every row of one write is stamped with. Truncated to microseconds, the
 /// precision PostgreSQL keeps, so that what is written reads back equal on both backends.
 pub(crate) fn now() -> DateTime<Utc> {

@@ -48,11 +48,13 @@ mod sync_lease;
 mod sync_state;
 mod table;
 pub mod tables;
+mod tree;
 mod upsert;
 mod wal;
 mod write_back;
 
 pub use changes::{Change, Topic};
+pub use column::CellValue;
 pub use error::{Result, StoreError, redact_url};
 pub use integrity::DanglingReferences;
 pub use phi_access::PhiAccessFilter;
@@ -67,6 +69,7 @@ pub use search::{
 pub use sync_lease::LeaseToken;
 pub use sync_state::Checkpoint;
 pub use table::{Link, Sort, Table, Unresolved, Upsert};
+pub use tree::{TreeNode, TreeRoot, TreeRow, TreeValue};
 
 /// The record type of the rows of table `T` (`RecordOf<PatientId>` = `Patient`).
 pub type RecordOf<T> = <T as table::sealed::TableDef>::Record;
@@ -751,6 +754,13 @@ impl Store {
     /// practice or unknown ids are simply absent. One statement.
     pub async fn get_many<T: Table>(&self, practice: PracticeId, ids: &[T]) -> Result<Vec<Stored<T::Record>>> {
         read::by_ids(&self.db, practice, ids).await
+    }
+
+    /// A tree of rows in one statement: `root`, the rows `node` says it leads to, and so
+    /// on down (see [`TreeNode`]). Rows are read as [`Store::get_many`] and
+    /// [`Store::children`] read them.
+    pub async fn tree(&self, practice: PracticeId, root: TreeRoot, node: &TreeNode) -> Result<Vec<TreeRow>> {
+        tree::read(&self.db, practice.uuid(), root, node).await
     }
 
     /// One row by id within the practice.

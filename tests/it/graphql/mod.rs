@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use crate::fixtures::{self, key, practice};
 use crate::support::backend_tests;
 
+mod plain;
+
 /// The instant the views treat as "now": the simulated office's clock.
 fn pinned_now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap()
@@ -343,6 +345,23 @@ async fn statements_depend_on_depth_only(mut store: Store) -> Result<()> {
     }
     ensure!(counts[0] == counts[1], "statements for 1 and 200 patients differ: {counts:?}");
     ensure!(counts[0] <= 16, "the deep list costs {} statements", counts[0]);
+
+    // Without the computed balance the document is plain: once async-graphql has answered
+    // it, the plain executor reads the whole tree in one statement, plus the audit's write.
+    let plain = DEEP_LIST.replace("balance { amount }", "");
+    data(&api, &v, &plain, json!({ "n": 1 })).await?;
+    let mut counts = Vec::new();
+    for n in [1, 200] {
+        let answered = api.plain_answers();
+        counter.reset();
+        let d = data(&api, &v, &plain, json!({ "n": n })).await?;
+        let edges = d["patients"]["edges"].as_array().map_or(0, Vec::len);
+        ensure!(edges == n as usize, "{n} patients asked, {edges} returned");
+        ensure!(api.plain_answers() == answered + 1, "the plain executor answered");
+        counts.push(counter.get());
+    }
+    ensure!(counts[0] == counts[1], "plain statements for 1 and 200 patients differ: {counts:?}");
+    ensure!(counts[0] <= 2, "a plain deep list costs {} statements", counts[0]);
     Ok(())
 }
 

@@ -65,6 +65,46 @@ macro_rules! entity {
             }
         }
 
+        impl crate::plain::PlainEntity for $name {
+            const HOLDER: crate::phi::Holder = <$rec as crate::phi::PatientOf>::HOLDER;
+
+            fn fields() -> &'static crate::plain::Fields {
+                static FIELDS: std::sync::OnceLock<crate::plain::Fields> = std::sync::OnceLock::new();
+                FIELDS.get_or_init(|| crate::plain::Fields {
+                    scalars: vec![$(
+                        (
+                            crate::plain::camel(stringify!($field)),
+                            stringify!($field),
+                            (|cell: &serde_json::Value, currency, sub: &[(String, String)], out: &mut Vec<u8>| {
+                                let value = <$fty as enamel_store::CellValue>::from_cell(cell).ok()?;
+                                crate::plain::PlainOut::write(&crate::present::Present::present(&value, currency), sub, out)
+                            }) as crate::plain::WriteFn,
+                        ),
+                    )*],
+                    refs: vec![
+                        $((crate::plain::camel(stringify!($rname)), stringify!($rcol), false, crate::plain::object::<$rtarget> as crate::plain::PlanFn),)*
+                        $((crate::plain::camel(stringify!($oname)), stringify!($ocol), true, crate::plain::object::<$otarget> as crate::plain::PlanFn),)*
+                    ],
+                    lists: vec![$(
+                        (
+                            crate::plain::camel(stringify!($lname)),
+                            (|node: &mut enamel_store::TreeNode, limit, child| {
+                                node.children(
+                                    enamel_store::tables::$lmod::$llink,
+                                    enamel_store::tables::$lmod::$lsort,
+                                    entity!(@desc $ldir),
+                                    limit,
+                                    None,
+                                    child,
+                                )
+                            }) as crate::plain::AddList,
+                            crate::plain::object::<$ltarget> as crate::plain::PlanFn,
+                        ),
+                    )*],
+                })
+            }
+        }
+
         #[async_graphql::Object]
         impl $name {
             /// Opaque global id (`node(id:)` finds the object by it).
