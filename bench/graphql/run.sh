@@ -142,7 +142,9 @@ echo "query (a) patient $patient" >&2
 
 step "servers"
 key=$(DATABASE_URL=$db_url "$enamel" apikey create --practice "$practice" --name bench --scopes read 2>/dev/null)
-DATABASE_URL=$db_url RUST_LOG=warn "$enamel" serve --no-sync --no-writeback --rate-limit 0 --listen "127.0.0.1:$enamel_port" >"$work/enamel.out" 2>"$work/enamel.log" &
+# Without TLS to the database, like PostGraphile (node-postgres asks for none by default;
+# sqlx would negotiate TLS with the local server and pay for it on both sides).
+DATABASE_URL="$db_url?sslmode=disable" RUST_LOG=warn "$enamel" serve --no-sync --no-writeback --rate-limit 0 --listen "127.0.0.1:$enamel_port" >"$work/enamel.out" 2>"$work/enamel.log" &
 enamel_pid=$!
 pids+=("$enamel_pid")
 (cd "$here" && DATABASE_URL=$db_url PORT=$pgl_port GRAPHILE_ENV=production NODE_ENV=production \
