@@ -7,9 +7,9 @@
 //! A node reads only the columns it is asked for, and hands them over as JSON values; a
 //! caller turns each into its domain value with [`CellValue`] (the same conversions the
 //! store's records are built with). Rows are read with the same rules as the dataloader
-//! reads: a reference resolves within the
-//! practice, soft-deleted targets included; a list holds live rows only, in the order of
-//! its sort key with rows without a value last and ties broken by id.
+//! reads: a reference resolves within the practice, soft-deleted targets included; a list
+//! holds live rows only, in the order of its sort key with rows without a value last and
+//! ties broken by id.
 
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, IdenStatic, Iterable, Statement};
