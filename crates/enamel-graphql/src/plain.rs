@@ -173,7 +173,13 @@ enum Part {
     Scalar { cell: usize, write: WriteFn, sub: Vec<(String, String)> },
     One { child: usize, nullable: bool, plan: Plan },
     First { child: usize, plan: Plan },
-    Page { child: usize, limit: u64, shape: Vec<(String, PagePart)> },
+    Page { child: usize, limit: u64, shape: Shape },
+}
+
+/// What a page shows, and the cell of its rows' patient.
+struct Shape {
+    parts: Vec<(String, PagePart)>,
+    holder: Option<usize>,
 }
 
 enum PagePart {
@@ -332,14 +338,16 @@ impl Compiler<'_> {
     }
 
     /// Plans a connection's selection: its edges' nodes (or `nodes`) share one read.
-    fn page(&self, set: &SelectionSet, plan: PlanFn) -> Option<(Vec<(String, PagePart)>, TreeNode)> {
+    fn page(&self, set: &SelectionSet, plan: PlanFn) -> Option<(Shape, TreeNode)> {
         let mut node = None;
+        let mut holder = None;
         let mut planned = |set: &SelectionSet| -> Option<Plan> {
             if node.is_some() {
                 return None;
             }
             let (p, n) = plan(self, set)?;
             node = Some(n);
+            holder = p.holder;
             Some(p)
         };
         let mut shape = Vec::new();
@@ -375,12 +383,16 @@ impl Compiler<'_> {
             shape.push((key, part));
         }
         // A page nobody reads the rows of still reads them (it says whether there is a
-        // next page).
+        // next page, and its rows are audited as async-graphql audits them).
         let node = match node {
             Some(n) => n,
-            None => plan(self, &SelectionSet::default())?.1,
+            None => {
+                let (p, n) = plan(self, &SelectionSet::default())?;
+                holder = p.holder;
+                n
+            }
         };
-        Some((shape, node))
+        Some((Shape { parts: shape, holder }, node))
     }
 }
 
@@ -438,9 +450,18 @@ fn render<E: PlainEntity>(plan: &Plan, row: &TreeRow, cx: &mut Cx) -> Option<()>
     Some(())
 }
 
-fn page(rows: &[TreeRow], limit: u64, shape: &[(String, PagePart)], cx: &mut Cx) -> Option<()> {
+fn page(rows: &[TreeRow], limit: u64, shape: &Shape, cx: &mut Cx) -> Option<()> {
     let has_next = rows.len() as u64 > limit;
     let rows = &rows[..rows.len().min(usize::try_from(limit).unwrap_or(usize::MAX))];
+    // Every row of the page is the response's, shown or not (as async-graphql builds a
+    // page's edges whatever the query shows of them).
+    if let Some(cell) = shape.holder {
+        for row in rows {
+            if let Some(patient) = Option::<uuid::Uuid>::from_cell(row.cells.get(cell)?).ok()? {
+                cx.seen.note(Owner::Patient(PatientId::from(patient)));
+            }
+        }
+    }
     let list = |cx: &mut Cx, each: &dyn Fn(&TreeRow, &mut Cx) -> Option<()>| -> Option<()> {
         cx.out.push(b'[');
         for (i, r) in rows.iter().enumerate() {
@@ -453,7 +474,7 @@ fn page(rows: &[TreeRow], limit: u64, shape: &[(String, PagePart)], cx: &mut Cx)
         Some(())
     };
     cx.out.push(b'{');
-    for (i, (key, part)) in shape.iter().enumerate() {
+    for (i, (key, part)) in shape.parts.iter().enumerate() {
         if i > 0 {
             cx.out.push(b',');
         }
@@ -596,7 +617,7 @@ enum RootKind {
     /// One object.
     One(Plan),
     /// A page of objects: at most this many, in this shape.
-    Page(u64, Vec<(String, PagePart)>),
+    Page(u64, Shape),
 }
 
 /// A root field the plain executor answers: `patient(id:)` or `patients(first:)`.
