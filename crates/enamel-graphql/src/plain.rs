@@ -408,13 +408,21 @@ struct Cx {
     out: Vec<u8>,
 }
 
+impl Cx {
+    /// Notes the patient of `row`, whose cell `holder` names them (if any).
+    fn note(&self, row: &TreeRow, holder: Option<usize>) -> Option<()> {
+        if let Some(cell) = holder
+            && let Some(patient) = Option::<uuid::Uuid>::from_cell(row.cells.get(cell)?).ok()?
+        {
+            self.seen.note(Owner::Patient(PatientId::from(patient)));
+        }
+        Some(())
+    }
+}
+
 fn render<E: PlainEntity>(plan: &Plan, row: &TreeRow, cx: &mut Cx) -> Option<()> {
     let id = uuid::Uuid::from_cell(row.cells.first()?).ok()?;
-    if let Some(cell) = plan.holder
-        && let Some(patient) = Option::<uuid::Uuid>::from_cell(row.cells.get(cell)?).ok()?
-    {
-        cx.seen.note(Owner::Patient(PatientId::from(patient)));
-    }
+    cx.note(row, plan.holder)?;
     cx.out.push(b'{');
     for (i, (key, part)) in plan.fields.iter().enumerate() {
         if i > 0 {
@@ -455,12 +463,8 @@ fn page(rows: &[TreeRow], limit: u64, shape: &Shape, cx: &mut Cx) -> Option<()> 
     let rows = &rows[..rows.len().min(usize::try_from(limit).unwrap_or(usize::MAX))];
     // Every row of the page is the response's, shown or not (as async-graphql builds a
     // page's edges whatever the query shows of them).
-    if let Some(cell) = shape.holder {
-        for row in rows {
-            if let Some(patient) = Option::<uuid::Uuid>::from_cell(row.cells.get(cell)?).ok()? {
-                cx.seen.note(Owner::Patient(PatientId::from(patient)));
-            }
-        }
+    for row in rows {
+        cx.note(row, shape.holder)?;
     }
     let list = |cx: &mut Cx, each: &dyn Fn(&TreeRow, &mut Cx) -> Option<()>| -> Option<()> {
         cx.out.push(b'[');
