@@ -24,8 +24,8 @@ pub struct TreeNode {
     table: &'static str,
     /// The columns read, in order.
     columns: Vec<(&'static str, Cell)>,
-    /// Every column of the table.
-    known: Vec<(String, Cell)>,
+    /// How a column of the table travels, if the table has it.
+    kind: fn(&str) -> Option<Cell>,
     children: Vec<Child>,
 }
 
@@ -94,32 +94,21 @@ pub enum TreeValue {
 impl TreeNode {
     /// The columns `columns` of table `T`'s rows, and no children yet.
     pub fn of<T: Table>(columns: &[&'static str]) -> Result<TreeNode> {
-        let known: Vec<(String, Cell)> = <T as TableDef>::Column::iter()
-            .map(|c| {
-                let cell = match c.def().get_column_type() {
-                    ColumnType::Uuid => Cell::Uuid,
-                    ColumnType::Boolean => Cell::Bool,
-                    ColumnType::Json | ColumnType::JsonBinary => Cell::Json,
-                    _ => Cell::Plain,
-                };
-                (c.as_str().to_owned(), cell)
-            })
-            .collect();
         let columns = columns
             .iter()
-            .map(|&c| match known.iter().find(|(k, _)| k == c) {
-                Some(&(_, cell)) => Ok((c, cell)),
+            .map(|&c| match kind_of::<T>(c) {
+                Some(cell) => Ok((c, cell)),
                 None => Err(StoreError::Invalid(format!("{} has no column {c}", T::TABLE))),
             })
             .collect::<Result<_>>()?;
-        Ok(TreeNode { table: T::TABLE, columns, known, children: Vec::new() })
+        Ok(TreeNode { table: T::TABLE, columns, kind: kind_of::<T>, children: Vec::new() })
     }
 
     /// Adds the row that column `column` (a UUID column of this table) refers to; returns
     /// the child's index in [`TreeRow::children`].
     pub fn reference(&mut self, column: &'static str, node: TreeNode) -> Result<usize> {
-        match self.known.iter().find(|(c, _)| c == column) {
-            Some((_, Cell::Uuid)) => Ok(self.push(Child::Ref { column, node })),
+        match (self.kind)(column) {
+            Some(Cell::Uuid) => Ok(self.push(Child::Ref { column, node })),
             _ => Err(StoreError::Invalid(format!("{} has no reference column {column}", self.table))),
         }
     }
@@ -140,7 +129,7 @@ impl TreeNode {
             return Err(StoreError::Invalid(format!("{} rows read as {}", T::TABLE, node.table)));
         }
         if let Some(column) = only
-            && !node.known.iter().any(|(c, cell)| c == column && *cell == Cell::Bool)
+            && (node.kind)(column) != Some(Cell::Bool)
         {
             return Err(StoreError::Invalid(format!("{} has no boolean column {column}", node.table)));
         }
@@ -208,6 +197,17 @@ impl TreeNode {
     fn corrupt(&self, reason: &str) -> StoreError {
         StoreError::Invalid(format!("reading {} as a tree: {reason}", self.table))
     }
+}
+
+/// How column `column` of table `T` travels, if `T` has it (no allocation: this runs for
+/// every column of every node of every plain request).
+fn kind_of<T: Table>(column: &str) -> Option<Cell> {
+    <T as TableDef>::Column::iter().find(|c| c.as_str() == column).map(|c| match c.def().get_column_type() {
+        ColumnType::Uuid => Cell::Uuid,
+        ColumnType::Boolean => Cell::Bool,
+        ColumnType::Json | ColumnType::JsonBinary => Cell::Json,
+        _ => Cell::Plain,
+    })
 }
 
 /// A statement being written: the backend and the next free table alias.
@@ -289,7 +289,7 @@ pub(crate) async fn read<C: ConnectionTrait>(
             vec![practice.into(), uuid.into()],
         ),
         TreeRoot::Live { sort, descending, limit } => {
-            if !node.known.iter().any(|(c, _)| c == sort) {
+            if (node.kind)(sort).is_none() {
                 return Err(StoreError::Invalid(format!("{table} has no column {sort}")));
             }
             // As the query roots order (see `search::list`): PostgreSQL says NULLS LAST
