@@ -16,6 +16,7 @@ mod m20261121_000005_phi_access;
 mod m20261121_000006_sync_lease;
 mod m20261121_000007_raw_payload_compression;
 mod m20261121_000008_sync_page_memo;
+mod m20261122_000009_synced_rows_unchecked_practice;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_sync_lease::Migration),
             Box::new(m20261121_000007_raw_payload_compression::Migration),
             Box::new(m20261121_000008_sync_page_memo::Migration),
+            Box::new(m20261122_000009_synced_rows_unchecked_practice::Migration),
         ]
     }
 }

@@ -705,6 +705,11 @@ fn sync_tables() -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
     (vec![source_record, sync_run, checkpoint], indexes)
 }
 
+/// The synced tables' names, for later migrations that change all of them.
+pub(crate) fn synced_table_names() -> impl Iterator<Item = &'static str> {
+    SYNCED.iter().map(|s| s.name)
+}
+
 fn all_tables() -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
     let (mut tables, mut indexes) = config_tables();
     for s in SYNCED {

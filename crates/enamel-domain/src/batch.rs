@@ -27,6 +27,13 @@ macro_rules! batches {
                 }
             }
 
+            /// The rows' PMS keys, in order.
+            pub fn keys(&self) -> Vec<&crate::SourceKey> {
+                match self {
+                    $(Batch::$variant(rows) => rows.iter().map(|r| &r.source_id).collect(),)*
+                }
+            }
+
             /// Whether there are no rows.
             pub fn is_empty(&self) -> bool {
                 self.len() == 0

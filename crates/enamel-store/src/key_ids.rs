@@ -142,6 +142,12 @@ impl Learnt {
         let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
         notes.extend(ids.into_iter().map(|(key, id)| (scope, Key::of(key), id)));
     }
+
+    /// Takes what another note book holds (a preparation's, into its transaction's).
+    pub(crate) fn absorb(&self, other: Learnt) {
+        let other = other.notes.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).extend(other);
+    }
 }
 
 #[cfg(test)]

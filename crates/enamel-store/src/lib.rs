@@ -73,7 +73,7 @@ pub use tree::{TreeNode, TreeRoot, TreeRow, TreeValue};
 
 /// The record type of the rows of table `T` (`RecordOf<PatientId>` = `Patient`).
 pub type RecordOf<T> = <T as table::sealed::TableDef>::Record;
-pub use upsert::{Rejected, UpsertReport, content_hash};
+pub use upsert::{Prepared, Rejected, UpsertReport, content_hash};
 pub use write_back::{Expect, NewWriteBack, Proposed, Transition, WriteBackFilter};
 
 /// The database behind a store.
@@ -421,7 +421,15 @@ impl Store {
     /// Begins a transaction: writes go through it and land together on [`Tx::commit`].
     pub async fn begin(&self) -> Result<Tx> {
         let guard = self.write_guard().await;
-        let txn = self.tx_db.as_ref().unwrap_or(&self.db).begin().await?;
+        // `BEGIN` runs in a task of its own, to its end even when the caller stops waiting:
+        // sqlx counts a transaction only once the server has answered, so a `begin` dropped
+        // in between would hand its connection back to the pool inside a transaction that
+        // nothing rolls back, and that connection's later writes would never commit. Done,
+        // an unwanted transaction is dropped in the task and rolled back.
+        let db = self.tx_db.as_ref().unwrap_or(&self.db).clone();
+        let txn = tokio::spawn(async move { db.begin().await })
+            .await
+            .map_err(|e| StoreError::Invalid(format!("beginning a transaction failed: {e}")))??;
         Ok(Tx {
             txn,
             _writer: guard,
@@ -737,6 +745,20 @@ impl Store {
 
     // Synced rows.
 
+    /// Prepares an upsert outside any transaction, through the pool's connections: reads
+    /// the stored hashes and referenced ids and builds the rows, so that a transaction
+    /// only writes ([`Tx::write_prepared`]). What is read is what is committed now: the
+    /// caller prepares beside a transaction only rows that it cannot affect (other keys,
+    /// and no references into the tables it writes: see [`tables::refers_to`]).
+    pub async fn prepare_upsert<R: Upsert>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+        rows: &[SyncRow<R>],
+    ) -> Result<Prepared> {
+        upsert::prepare(&self.db, &self.key_ids, practice, source, rows).await
+    }
+
     /// Upserts a batch in its own transaction. See [`Tx::upsert`].
     pub async fn upsert<R: Upsert>(
         &self,
@@ -954,8 +976,15 @@ impl Tx {
         source: Source,
         rows: &[SyncRow<R>],
     ) -> Result<UpsertReport> {
-        let known = upsert::KnownIds { shared: &self.key_ids, learnt: &self.learnt };
-        upsert::upsert(&self.txn, known, practice, source, rows).await
+        let prepared = upsert::prepare(&self.txn, &self.key_ids, practice, source, rows).await?;
+        self.write_prepared(prepared).await
+    }
+
+    /// Writes a batch prepared by [`Store::prepare_upsert`]. Rows new when it was prepared
+    /// are inserted without looking for a conflict: if another transaction stored one of
+    /// their keys meanwhile, this one fails on the unique key rather than write it twice.
+    pub async fn write_prepared(&self, prepared: Prepared) -> Result<UpsertReport> {
+        upsert::write_prepared(&self.txn, &self.learnt, prepared).await
     }
 
     /// Soft-deletes the live rows of `T` from `source` whose keys start with `scope` ("" for

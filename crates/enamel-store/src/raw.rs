@@ -41,7 +41,7 @@ pub(crate) fn save_statements<'a>(
     backend: DbBackend,
     practice: PracticeId,
     entity: &'a str,
-    rows: Vec<(Uuid, &'a enamel_domain::RawJson)>,
+    rows: Vec<(Uuid, String)>,
     at: DateTime<Utc>,
     replace: bool,
 ) -> Result<Statements<'a>> {
@@ -49,7 +49,7 @@ pub(crate) fn save_statements<'a>(
         row_id: Set(row_id),
         practice_id: Set(practice.uuid()),
         entity: Set(entity.to_owned()),
-        payload: Set(payload.as_str().to_owned()),
+        payload: Set(payload),
         recorded_at: Set(at),
     });
     let conflict = replace

@@ -471,3 +471,8 @@ pub const ALL: &[(&str, &[(&str, &str)])] = &[
     stock_move::REFERENCES,
     source_reference::REFERENCES,
 ];
+
+/// The tables rows of `table` refer to (none for a table that is not synced).
+pub fn refers_to(table: &str) -> impl Iterator<Item = &'static str> {
+    ALL.iter().filter(move |(name, _)| *name == table).flat_map(|(_, refs)| refs.iter().map(|(_, target)| *target))
+}

@@ -75,29 +75,64 @@ struct Existing {
     deleted: bool,
 }
 
-/// Ids the store already knows, and where a transaction notes what it learns.
-pub(crate) struct KnownIds<'a> {
-    pub(crate) shared: &'a KeyIds,
-    pub(crate) learnt: &'a Learnt,
+/// Ids the store already knows, and where a preparation notes what it learns.
+struct KnownIds<'a> {
+    shared: &'a KeyIds,
+    learnt: &'a Learnt,
 }
 
-pub(crate) async fn upsert<R, C>(
+/// A batch decided and made ready to write: which rows are new, changed or unchanged, their
+/// references resolved, their rows and payloads built. Preparing only reads, so it may run
+/// outside the transaction that writes ([`crate::Store::prepare_upsert`]) while another
+/// transaction writes, when nothing that transaction writes can change what was read (see
+/// [`crate::tables::refers_to`]); the writing ([`crate::Tx::write_prepared`]) is then all that
+/// remains inside it.
+pub struct Prepared {
+    table: &'static str,
+    scope: Option<Scope>,
+    report: UpsertReport,
+    /// Ids read while preparing, shared when the writing transaction commits.
+    learnt: Learnt,
+    /// Ids given to new rows: learnt once their statements have run.
+    inserted: Vec<(SourceKey, Uuid)>,
+    statements: Statements<'static>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("table", &self.table).field("report", &self.report).finish_non_exhaustive()
+    }
+}
+
+/// Reads what a batch needs (stored hashes, referenced ids) through `db` and builds what to
+/// write. `shared` is the store's memory of ids.
+pub(crate) async fn prepare<R, C>(
     db: &C,
-    known: KnownIds<'_>,
+    shared: &KeyIds,
     practice: PracticeId,
     source: Source,
     rows: &[SyncRow<R>],
-) -> Result<UpsertReport>
+) -> Result<Prepared>
 where
     R: UpsertDef,
     C: ConnectionTrait,
 {
+    let table = <R::Id as TableDef>::TABLE;
+    let learnt = Learnt::default();
+    let known = KnownIds { shared, learnt: &learnt };
     let mut report = UpsertReport::default();
+    let backend = db.get_database_backend();
     let rows = last_of_each_key(rows);
     if rows.is_empty() {
-        return Ok(report);
+        return Ok(Prepared {
+            table,
+            scope: None,
+            report,
+            learnt,
+            inserted: Vec::new(),
+            statements: Box::new(std::iter::empty()),
+        });
     }
-    let table = <R::Id as TableDef>::TABLE;
     let scope = Scope { practice, source, table };
     // The rows' hashes are computed here while the database looks up the stored ones.
     let (existing, hashes) = futures::future::join(existing::<R::Id, C>(db, practice, source, &rows), async {
@@ -117,7 +152,14 @@ where
         }
     }
     if to_write.is_empty() {
-        return Ok(report);
+        return Ok(Prepared {
+            table,
+            scope: Some(scope),
+            report,
+            learnt,
+            inserted: Vec::new(),
+            statements: Box::new(std::iter::empty()),
+        });
     }
 
     // Resolve references.
@@ -148,26 +190,38 @@ where
                 if is_new {
                     inserts.push(active);
                     report.inserted += 1;
-                    inserted.push((row.source_id.as_str(), id));
+                    inserted.push((row.source_id.clone(), id));
                 } else {
                     updates.push(active);
                     report.updated += 1;
                 }
                 if let Some(payload) = &row.raw {
-                    if is_new { &mut new_raws } else { &mut changed_raws }.push((id, payload));
+                    if is_new { &mut new_raws } else { &mut changed_raws }.push((id, payload.as_str().to_owned()));
                 }
             }
             Err(reason) => report.rejected.push(Rejected { source_id: row.source_id.clone(), reason }),
         }
     }
     // One pipeline: each statement is built while the one before runs.
-    let backend = db.get_database_backend();
     let statements = write_statements::<R::Id>(backend, inserts, false)?
         .chain(write_statements::<R::Id>(backend, updates, true)?)
         .chain(raw::save_statements(backend, practice, table, new_raws, synced_at, false)?)
         .chain(raw::save_statements(backend, practice, table, changed_raws, synced_at, true)?);
-    pipelined(db, Box::new(statements)).await?;
-    known.learnt.note(scope, inserted);
+    Ok(Prepared { table, scope: Some(scope), report, learnt, inserted, statements: Box::new(statements) })
+}
+
+/// Writes a prepared batch in `db` (a transaction); what it learnt goes to `learnt`.
+pub(crate) async fn write_prepared<C: ConnectionTrait>(
+    db: &C,
+    learnt: &Learnt,
+    prepared: Prepared,
+) -> Result<UpsertReport> {
+    let Prepared { scope, report, learnt: read, inserted, statements, .. } = prepared;
+    pipelined(db, statements).await?;
+    learnt.absorb(read);
+    if let Some(scope) = scope {
+        learnt.note(scope, inserted.iter().map(|(key, id)| (key.as_str(), *id)));
+    }
     Ok(report)
 }
 

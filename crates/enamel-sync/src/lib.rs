@@ -26,6 +26,8 @@ use enamel_pms::{Deletions, PageRequest, PmsClient, PmsError, StreamSpec};
 use enamel_store::{QuarantineEntry, SoftDelete, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+use crate::write::Footprint;
+
 mod order;
 mod schedule;
 mod write;
@@ -319,24 +321,36 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     let mut reused: Vec<String> = Vec::new();
     let reading = Reading { client, spec, parents: &parents, config, memos: &memos };
     let mut page_no = 0;
-    // The next unit, fetched while the current one is written.
+    // The next unit, fetched and prepared while the current one is written.
     let mut prefetched = None;
+    let ready = |progress: Progress, beside: Footprint| async move {
+        let (mut unit, parents_done) = reading.unit(&progress).await?;
+        // Offset paging over a list that changes can return a row twice: keep its last copy.
+        for batch in &mut unit.page.batches {
+            batch.dedup_keys();
+        }
+        // The batches that what is being written cannot affect are prepared now, outside
+        // its transaction: that one then only writes them.
+        let mut prepared = Vec::new();
+        for batch in &unit.page.batches[..beside.preparable(&unit.page.batches)] {
+            prepared.push(write::prepare(store, practice, source, batch).await.map_err(store_err)?);
+        }
+        Ok::<_, SyncError>((unit, parents_done, prepared))
+    };
     loop {
         injected(FailPoint::BeforeFetch, page_no)?;
-        let (unit, parents_done) = match prefetched.take() {
+        let (unit, parents_done, prepared) = match prefetched.take() {
             Some(unit) => unit?,
-            None => reading.unit(&progress).await?,
+            None => ready(progress.clone(), Footprint::default()).await?,
         };
-        let Unit { mut page, fresh, mut unremembered, same_pages, same_rows } = unit;
+        let Unit { page, fresh, mut unremembered, same_pages, same_rows } = unit;
+        // Batches from this one on are prepared in the transaction.
+        let prepared_here = prepared.len();
         every_page_same &= fresh.is_empty() && unremembered.is_empty() && page.fetched == 0;
         if let Some(visited) = visited.as_mut() {
             visited.extend(fresh.iter().map(|m| m.page.clone()));
             visited.extend(unremembered.iter().cloned());
             visited.extend(same_pages.iter().cloned());
-        }
-        // Offset paging over a list that changes can return a row twice: keep its last copy.
-        for batch in &mut page.batches {
-            batch.dedup_keys();
         }
         injected(FailPoint::AfterFetch, page_no)?;
         // The pass ends with the last page of the last parent.
@@ -369,8 +383,13 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
                 .collect();
             let mut stored_keys = Vec::new();
             let mut refused_here = false;
+            let mut prepared = prepared.into_iter();
             for batch in &page.batches {
-                let report = write::write(&tx, practice, source, batch).await.map_err(store_err)?;
+                let report = match prepared.next() {
+                    Some(ready) => tx.write_prepared(ready).await,
+                    None => write::write(&tx, practice, source, batch).await,
+                }
+                .map_err(store_err)?;
                 outcome.counts.inserted += report.inserted;
                 outcome.counts.updated += report.updated;
                 outcome.counts.unchanged += report.unchanged;
@@ -499,7 +518,8 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         if pass_complete {
             write_unit.await?;
         } else {
-            let (written, next) = futures::future::join(write_unit, reading.unit(&progress)).await;
+            let beside = Footprint::of(&page, prepared_here);
+            let (written, next) = futures::future::join(write_unit, ready(progress.clone(), beside)).await;
             written?;
             prefetched = Some(next);
         }

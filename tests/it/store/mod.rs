@@ -23,12 +23,15 @@ backend_tests!(
     unresolved_references_reject_only_their_rows,
     references_resolve_within_the_practice_only,
     remembered_ids_come_only_from_committed_rows,
+    a_batch_prepared_outside_its_transaction_writes_as_an_upsert_would,
+    rows_of_a_practice_that_is_gone_are_deleted_or_reported,
     children_are_limited_and_ordered_per_parent,
     children_of_a_thousand_parents_are_one_statement,
     records_round_trip_with_their_values,
     raw_payloads_are_kept_and_replaced,
     a_page_and_its_checkpoint_commit_together,
     sync_runs_are_recorded,
+    a_transaction_abandoned_while_it_begins_leaves_no_connection_inside_it,
     connections_belong_to_their_practice,
 );
 
@@ -206,6 +209,67 @@ async fn remembered_ids_come_only_from_committed_rows(store: Store) -> Result<()
     Ok(())
 }
 
+async fn a_batch_prepared_outside_its_transaction_writes_as_an_upsert_would(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let od = Source::OpenDental;
+    let mut rows: Vec<_> = (1..=4).map(patient).collect();
+    store.upsert(p, od, &rows[..2]).await?;
+    rows[1].data.last_name = "Renamed".to_owned();
+    // Prepared while another transaction writes another key: what is read is what is
+    // committed, so that transaction's patient does not resolve.
+    let other = store.begin().await?;
+    other.upsert(p, od, &[patient(9)]).await?;
+    let patients = store.prepare_upsert(p, od, &rows).await?;
+    let procedures = store.prepare_upsert(p, od, &[procedure(1, 1, None), procedure(2, 9, None)]).await?;
+    other.commit().await?;
+    let tx = store.begin().await?;
+    let report = tx.write_prepared(patients).await?;
+    ensure!((report.inserted, report.updated, report.unchanged) == (2, 1, 1), "{report:?}");
+    let report = tx.write_prepared(procedures).await?;
+    ensure!(report.inserted == 1 && report.rejected.len() == 1, "{report:?}");
+    tx.commit().await?;
+    // The store holds what upserts would have left, and remembers the prepared rows' ids.
+    let again = store.upsert(p, od, &rows).await?;
+    ensure!(again.unchanged == 4, "{again:?}");
+    let report = store.upsert(p, od, &[procedure(3, 3, None), procedure(4, 9, None)]).await?;
+    ensure!(report.inserted == 2 && report.rejected.is_empty(), "{report:?}");
+    ensure!(store.check_references(p).await?.is_empty(), "a reference dangles");
+
+    // A key stored by another transaction after the batch was prepared: writing it fails on
+    // the unique key rather than storing the row twice.
+    let late = store.prepare_upsert(p, od, &[patient(5)]).await?;
+    store.upsert(p, od, &[patient(5)]).await?;
+    let tx = store.begin().await?;
+    ensure!(tx.write_prepared(late).await.is_err(), "a prepared insert of a stored key was written");
+    tx.rollback().await?;
+    ensure!(store.live_ids::<PatientId>(p).await?.len() == 6, "patients 1–5 and 9, once each");
+    Ok(())
+}
+
+async fn rows_of_a_practice_that_is_gone_are_deleted_or_reported(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &[patient(1), patient(2)]).await?;
+    store.upsert(p, Source::OpenDental, &[procedure(1, 1, None)]).await?;
+    ensure!(store.check_references(p).await?.is_empty(), "a reference dangles");
+    // Deleted behind the store's back (it offers no way to delete a practice).
+    let id = p.uuid();
+    let delete = match store.backend() {
+        enamel_store::Backend::Postgres => format!("DELETE FROM practice WHERE id = '{id}'"),
+        enamel_store::Backend::Sqlite => format!("DELETE FROM practice WHERE id = X'{}'", id.simple()),
+    };
+    store.execute_sql(&delete).await?;
+    let found: Vec<(&str, &str, u64)> =
+        store.check_references(p).await?.iter().map(|d| (d.table, d.column, d.rows)).collect();
+    let expected: Vec<(&str, &str, u64)> = match store.backend() {
+        // SQLite keeps the cascading constraint: the rows went with their practice.
+        enamel_store::Backend::Sqlite => vec![],
+        // PostgreSQL declares none on synced rows (migration 9): the check reports them.
+        enamel_store::Backend::Postgres => vec![("patient", "practice_id", 2), ("procedure", "practice_id", 1)],
+    };
+    ensure!(found == expected, "{found:?}");
+    Ok(())
+}
+
 async fn children_are_limited_and_ordered_per_parent(store: Store) -> Result<()> {
     let p = practice(&store, "A").await;
     store.upsert(p, Source::OpenDental, &(1..=3).map(patient).collect::<Vec<_>>()).await?;
@@ -350,6 +414,34 @@ async fn a_page_and_its_checkpoint_commit_together(store: Store) -> Result<()> {
     tx.commit().await?;
     let cp = store.checkpoint(p, conn.id, "patients").await?.context("checkpoint")?;
     ensure!(cp.cursor == Some(serde_json::json!("2026-03-02 10:00:00")) && cp.progress.is_none());
+    Ok(())
+}
+
+async fn a_transaction_abandoned_while_it_begins_leaves_no_connection_inside_it(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let kind = Source::Tdental;
+    let new = NewConnection { kind, base_url: "http://td".into(), mode: None, credentials: None };
+    let conn = store.add_connection(p, new).await?;
+    // Each `begin` is abandoned after a few turns of the scheduler, some before `BEGIN` is
+    // sent, some while it runs, some after. A connection handed back to the pool inside
+    // the transaction would take a later run's insert into it, never to commit, and ending
+    // that run from another connection would not find it.
+    for i in 0..300u64 {
+        let turns = async {
+            for _ in 0..i % 40 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::select! {
+            begun = store.begin() => drop(begun),
+            () = turns => {}
+        }
+        let run = store.start_run(p, conn.id, "partners").await?;
+        store
+            .finish_run(p, run, SyncCounts::default(), None)
+            .await
+            .with_context(|| format!("after {i} abandoned transactions"))?;
+    }
     Ok(())
 }
 
