@@ -15,6 +15,9 @@
 //! On both backends the index (`practice_id`, `entity`) of `source_record` goes: nothing
 //! reads payloads by entity (a payload is read by its row's id), and each index is one more
 //! B-tree insert per synced row.
+//!
+//! Going down restores the constraints; it fails while rows of a practice
+//! that is gone remain (`Store::check_references` lists them).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
