@@ -423,12 +423,7 @@ impl Cx {
 fn render<E: PlainEntity>(plan: &Plan, row: &TreeRow, cx: &mut Cx) -> Option<()> {
     let id = uuid::Uuid::from_cell(row.cells.first()?).ok()?;
     cx.note(row, plan.holder)?;
-    cx.out.push(b'{');
-    for (i, (key, part)) in plan.fields.iter().enumerate() {
-        if i > 0 {
-            cx.out.push(b',');
-        }
-        write_key(&mut cx.out, key);
+    write_object(cx, &plan.fields, |part, cx| {
         match part {
             Part::TypeName(name) => serde_json::to_writer(&mut cx.out, name).ok()?,
             Part::Id => {
@@ -453,6 +448,23 @@ fn render<E: PlainEntity>(plan: &Plan, row: &TreeRow, cx: &mut Cx) -> Option<()>
                 TreeValue::One(_) => return None,
             },
         }
+        Some(())
+    })
+}
+
+/// Writes `{"key":value,…}` for `entries`, each value by `value`.
+fn write_object<T>(
+    cx: &mut Cx,
+    entries: &[(String, T)],
+    mut value: impl FnMut(&T, &mut Cx) -> Option<()>,
+) -> Option<()> {
+    cx.out.push(b'{');
+    for (i, (key, entry)) in entries.iter().enumerate() {
+        if i > 0 {
+            cx.out.push(b',');
+        }
+        write_key(&mut cx.out, key);
+        value(entry, cx)?;
     }
     cx.out.push(b'}');
     Some(())
@@ -477,42 +489,18 @@ fn page(rows: &[TreeRow], limit: u64, shape: &Shape, cx: &mut Cx) -> Option<()> 
         cx.out.push(b']');
         Some(())
     };
-    cx.out.push(b'{');
-    for (i, (key, part)) in shape.parts.iter().enumerate() {
-        if i > 0 {
-            cx.out.push(b',');
-        }
-        write_key(&mut cx.out, key);
+    write_object(cx, &shape.parts, |part, cx| {
         match part {
-            PagePart::Edges(edge) => list(cx, &|r, cx| {
-                cx.out.push(b'{');
-                for (j, (key, plan)) in edge.iter().enumerate() {
-                    if j > 0 {
-                        cx.out.push(b',');
-                    }
-                    write_key(&mut cx.out, key);
-                    (plan.render)(plan, r, cx)?;
-                }
-                cx.out.push(b'}');
+            PagePart::Edges(edge) => list(cx, &|r, cx| write_object(cx, edge, |plan, cx| (plan.render)(plan, r, cx)))?,
+            PagePart::Nodes(plan) => list(cx, &|r, cx| (plan.render)(plan, r, cx))?,
+            // Plain pages start at the first row: no previous page.
+            PagePart::PageInfo(info) => write_object(cx, info, |next, cx| {
+                cx.out.extend_from_slice(if *next && has_next { b"true" } else { b"false" });
                 Some(())
             })?,
-            PagePart::Nodes(plan) => list(cx, &|r, cx| (plan.render)(plan, r, cx))?,
-            PagePart::PageInfo(info) => {
-                cx.out.push(b'{');
-                for (j, (key, next)) in info.iter().enumerate() {
-                    if j > 0 {
-                        cx.out.push(b',');
-                    }
-                    write_key(&mut cx.out, key);
-                    // Plain pages start at the first row: no previous page.
-                    cx.out.extend_from_slice(if *next && has_next { b"true" } else { b"false" });
-                }
-                cx.out.push(b'}');
-            }
         }
-    }
-    cx.out.push(b'}');
-    Some(())
+        Some(())
+    })
 }
 
 /// The plain executor of one API.

@@ -98,6 +98,13 @@ pub struct Prepared {
     statements: Statements<'static>,
 }
 
+impl Prepared {
+    /// A batch with nothing to write.
+    fn nothing(table: &'static str, scope: Option<Scope>, report: UpsertReport, learnt: Learnt) -> Prepared {
+        Prepared { table, scope, report, learnt, inserted: Vec::new(), statements: Box::new(std::iter::empty()) }
+    }
+}
+
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prepared").field("table", &self.table).field("report", &self.report).finish_non_exhaustive()
@@ -124,14 +131,7 @@ where
     let backend = db.get_database_backend();
     let rows = last_of_each_key(rows);
     if rows.is_empty() {
-        return Ok(Prepared {
-            table,
-            scope: None,
-            report,
-            learnt,
-            inserted: Vec::new(),
-            statements: Box::new(std::iter::empty()),
-        });
+        return Ok(Prepared::nothing(table, None, report, learnt));
     }
     let scope = Scope { practice, source, table };
     // The rows' hashes are computed here while the database looks up the stored ones.
@@ -152,14 +152,7 @@ where
         }
     }
     if to_write.is_empty() {
-        return Ok(Prepared {
-            table,
-            scope: Some(scope),
-            report,
-            learnt,
-            inserted: Vec::new(),
-            statements: Box::new(std::iter::empty()),
-        });
+        return Ok(Prepared::nothing(table, Some(scope), report, learnt));
     }
 
     // Resolve references.
