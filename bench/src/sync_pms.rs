@@ -60,6 +60,9 @@ struct Args {
     /// Streams synced at once (the sync's default when absent; 1 is one at a time).
     #[arg(long)]
     streams_at_once: Option<usize>,
+    /// Also print when each stream started and finished, in seconds from the run's start.
+    #[arg(long)]
+    timeline: bool,
 }
 
 fn peak_rss_mib() -> f64 {
@@ -194,7 +197,8 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
             let stream_started = Instant::now();
             let outcome = sync_stream(target, spec).await?;
             peaks_ref.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((spec.name, peak_rss_mib()));
-            anyhow::Ok((outcome, (stream_started.elapsed().as_secs_f64(), spec.name)))
+            let span = (stream_started - started).as_secs_f64();
+            anyhow::Ok((outcome, (stream_started.elapsed().as_secs_f64(), spec.name, span)))
         })
         .await
         .map_err(|(_, e)| e)?;
@@ -212,6 +216,13 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
         rises.sort_by(|a, b| b.0.total_cmp(&a.0));
         let secs = started.elapsed().as_secs_f64();
         let (own_cpu, sim_cpu) = (cpu_seconds("self") - own_cpu, cpu_seconds(&sim_pid) - sim_cpu);
+        if args.timeline {
+            let mut spans = slowest.clone();
+            spans.sort_by(|a, b| a.2.total_cmp(&b.2));
+            for (took, name, from) in spans {
+                println!("{:<10} {from:>6.2} → {:>6.2} s  {name}", "", from + took);
+            }
+        }
         slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
         let fetched: u64 = outcomes.iter().map(|o| o.counts.fetched).sum();
         let written: u64 = outcomes.iter().map(|o| o.counts.inserted + o.counts.updated).sum();
@@ -228,7 +239,7 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
             fetched as f64 / secs,
             peak_rss_mib()
         );
-        let top: Vec<String> = slowest.iter().take(5).map(|(s, n)| format!("{n} {s:.1} s")).collect();
+        let top: Vec<String> = slowest.iter().take(5).map(|(s, n, _)| format!("{n} {s:.1} s")).collect();
         println!("{:<10} slowest streams: {}", "", top.join(", "));
         if !rises.is_empty() {
             let top: Vec<String> = rises.iter().take(5).map(|(r, n)| format!("{n} +{r:.0} MiB")).collect();

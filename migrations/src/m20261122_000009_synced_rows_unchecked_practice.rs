@@ -9,8 +9,8 @@
 //! it syncs through still holds its own cascading foreign key), and `Store::check_references`
 //! counts rows whose practice is gone, as it counts dangling references.
 //!
-//! SQLite keeps the constraints: its check is a primary key probe inside the writer, and
-//! dropping a constraint there means rebuilding the table.
+//! SQLite kept the constraints here (dropping one there means rebuilding the table);
+//! migration 10 drops them there too.
 //!
 //! On both backends the index (`practice_id`, `entity`) of `source_record` goes: nothing
 //! reads payloads by entity (a payload is read by its row's id), and each index is one more

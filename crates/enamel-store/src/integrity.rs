@@ -32,8 +32,8 @@ pub(crate) async fn check<C: ConnectionTrait>(db: &C, practice: PracticeId) -> R
         })
     };
     let mut out = Vec::new();
-    // Rows of a practice that is gone (PostgreSQL declares no constraint for it on synced
-    // rows and payloads: see migration 9).
+    // Rows of a practice that is gone (synced rows and payloads declare no constraint for
+    // it: see migrations 9 and 10).
     if count(format!("SELECT COUNT(*) AS n FROM practice WHERE id = {placeholder}")).await? == 0 {
         let tables = crate::tables::ALL.iter().map(|(table, _)| *table).chain(["source_record"]);
         for table in tables {

@@ -376,6 +376,13 @@ impl Store {
         Ok(())
     }
 
+    /// Undoes the last `steps` migrations (tests of a migration with data in place).
+    pub async fn migrate_down(&self, steps: u32) -> Result<()> {
+        let _writer = self.write_guard().await;
+        Migrator::down(&self.db, Some(steps)).await?;
+        Ok(())
+    }
+
     /// Names of migrations not yet applied.
     pub async fn pending_migrations(&self) -> Result<Vec<String>> {
         Ok(Migrator::get_pending_migrations(&self.db).await?.iter().map(|m| m.name().to_owned()).collect())
@@ -436,6 +443,7 @@ impl Store {
             checkpointer: self.checkpointer.clone(),
             key_ids: Arc::clone(&self.key_ids),
             learnt: key_ids::Learnt::default(),
+            failed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -963,6 +971,9 @@ pub struct Tx {
     key_ids: Arc<key_ids::KeyIds>,
     /// Ids learnt in this transaction, shared with the store's later ones when it commits.
     learnt: key_ids::Learnt,
+    /// A batch's statements failed part-way: the transaction can only roll back. (On SQLite
+    /// a failed `INSERT OR FAIL` keeps the rows it wrote before the failure.)
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl Tx {
@@ -984,7 +995,11 @@ impl Tx {
     /// are inserted without looking for a conflict: if another transaction stored one of
     /// their keys meanwhile, this one fails on the unique key rather than write it twice.
     pub async fn write_prepared(&self, prepared: Prepared) -> Result<UpsertReport> {
-        upsert::write_prepared(&self.txn, &self.learnt, prepared).await
+        let written = upsert::write_prepared(&self.txn, &self.learnt, prepared).await;
+        if written.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        written
     }
 
     /// Soft-deletes the live rows of `T` from `source` whose keys start with `scope` ("" for
@@ -1079,8 +1094,13 @@ impl Tx {
         sync_state::checkpoint(&self.txn, practice, connection, stream).await
     }
 
-    /// Commits.
+    /// Commits; a transaction in which a batch failed to write rolls back instead, with an
+    /// error.
     pub async fn commit(self) -> Result<()> {
+        if self.failed.load(Ordering::Relaxed) {
+            self.txn.rollback().await?;
+            return Err(StoreError::Invalid("a batch failed to write in this transaction: it was rolled back".into()));
+        }
         self.txn.commit().await?;
         self.key_ids.share(self.learnt);
         if let Some(checkpointer) = &self.checkpointer {

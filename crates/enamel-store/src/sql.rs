@@ -141,10 +141,20 @@ where
     if backend != DbBackend::Postgres {
         // The SQL text is written here rather than by SeaQuery, which clones every value
         // into its statement: the values move from the rows into the statement.
+        //
+        // `OR FAIL`: a statement that breaks a constraint stops where it is instead of
+        // undoing its earlier rows, so SQLite keeps no statement journal (a copy of every
+        // page the statement changes) for it. Those rows never land: a transaction whose
+        // batch failed cannot commit (`Tx::commit` rolls it back). A table with an
+        // immediate foreign key would still need the journal; synced tables and raw
+        // payloads have none (migration 10).
         let per_statement = (SQLITE_PARAMS_PER_INSERT / columns.len()).max(1);
         let row_marks = format!("({})", vec!["?"; columns.len()].join(", "));
         let sql = move |rows: usize| {
-            format!("INSERT INTO \"{table}\" ({names}) VALUES {}{tail}", vec![row_marks.as_str(); rows].join(", "))
+            format!(
+                "INSERT OR FAIL INTO \"{table}\" ({names}) VALUES {}{tail}",
+                vec![row_marks.as_str(); rows].join(", ")
+            )
         };
         let full = sql(per_statement);
         return Ok(Box::new(std::iter::from_fn(move || {

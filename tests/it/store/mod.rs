@@ -24,7 +24,8 @@ backend_tests!(
     references_resolve_within_the_practice_only,
     remembered_ids_come_only_from_committed_rows,
     a_batch_prepared_outside_its_transaction_writes_as_an_upsert_would,
-    rows_of_a_practice_that_is_gone_are_deleted_or_reported,
+    rows_of_a_practice_that_is_gone_are_reported,
+    synced_rows_stay_through_the_practice_key_migrations,
     children_are_limited_and_ordered_per_parent,
     children_of_a_thousand_parents_are_one_statement,
     records_round_trip_with_their_values,
@@ -45,6 +46,28 @@ async fn migrations_go_up_down_and_up_to_the_same_schema(store: Store) -> Result
     store.migrate().await?;
     let again = store.schema_description().await?;
     ensure!(first == again, "schema differs after up → down → up");
+    Ok(())
+}
+
+async fn synced_rows_stay_through_the_practice_key_migrations(store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let mut first = patient(1);
+    first.raw = Some(enamel_domain::RawJson::from_value(&serde_json::json!({"PatNum": 1, "Unmodelled": "x"})));
+    store.upsert(p, Source::OpenDental, &[first, patient(2)]).await?;
+    store.upsert(p, Source::OpenDental, &[procedure(1, 1, None)]).await?;
+    let before = store.fingerprint::<PatientId>(p, Source::OpenDental).await?;
+    // Migrations 10 and 9 down (SQLite rebuilds its tables with the practice key, PostgreSQL
+    // adds it back), then up again: the rows, their payloads and references stay.
+    store.migrate_down(2).await?;
+    ensure!(store.pending_migrations().await?.len() == 2, "{:?}", store.pending_migrations().await?);
+    ensure!(store.fingerprint::<PatientId>(p, Source::OpenDental).await? == before, "patients changed going down");
+    store.migrate().await?;
+    ensure!(store.fingerprint::<PatientId>(p, Source::OpenDental).await? == before, "patients changed going up");
+    let stored = store.find_by_source_id::<PatientId>(p, Source::OpenDental, &key(1)).await?.context("patient")?;
+    ensure!(store.raw_payload(p, stored.id).await?.context("raw")?["Unmodelled"] == "x");
+    ensure!(store.check_references(p).await?.is_empty(), "a reference dangles");
+    let again = store.upsert(p, Source::OpenDental, &[patient(3)]).await?;
+    ensure!(again.inserted == 1, "{again:?}");
     Ok(())
 }
 
@@ -243,10 +266,19 @@ async fn a_batch_prepared_outside_its_transaction_writes_as_an_upsert_would(stor
     ensure!(tx.write_prepared(late).await.is_err(), "a prepared insert of a stored key was written");
     tx.rollback().await?;
     ensure!(store.live_ids::<PatientId>(p).await?.len() == 6, "patients 1–5 and 9, once each");
+
+    // A batch that fails part-way leaves its transaction able only to roll back: the rows
+    // its statement wrote before the failure (SQLite's `INSERT OR FAIL` keeps them) go too.
+    let late = store.prepare_upsert(p, od, &[patient(20), patient(6)]).await?;
+    store.upsert(p, od, &[patient(6)]).await?;
+    let tx = store.begin().await?;
+    ensure!(tx.write_prepared(late).await.is_err(), "a prepared insert of a stored key was written");
+    ensure!(tx.commit().await.is_err(), "a transaction whose batch failed committed");
+    ensure!(store.live_ids::<PatientId>(p).await?.len() == 7, "patients 1–6 and 9: patient 20 rolled back");
     Ok(())
 }
 
-async fn rows_of_a_practice_that_is_gone_are_deleted_or_reported(store: Store) -> Result<()> {
+async fn rows_of_a_practice_that_is_gone_are_reported(store: Store) -> Result<()> {
     let p = practice(&store, "A").await;
     store.upsert(p, Source::OpenDental, &[patient(1), patient(2)]).await?;
     store.upsert(p, Source::OpenDental, &[procedure(1, 1, None)]).await?;
@@ -260,12 +292,9 @@ async fn rows_of_a_practice_that_is_gone_are_deleted_or_reported(store: Store) -
     store.execute_sql(&delete).await?;
     let found: Vec<(&str, &str, u64)> =
         store.check_references(p).await?.iter().map(|d| (d.table, d.column, d.rows)).collect();
-    let expected: Vec<(&str, &str, u64)> = match store.backend() {
-        // SQLite keeps the cascading constraint: the rows went with their practice.
-        enamel_store::Backend::Sqlite => vec![],
-        // PostgreSQL declares none on synced rows (migration 9): the check reports them.
-        enamel_store::Backend::Postgres => vec![("patient", "practice_id", 2), ("procedure", "practice_id", 1)],
-    };
+    // Synced rows declare no constraint on their practice (migrations 9 and 10): the rows
+    // stay, and the check reports them.
+    let expected = vec![("patient", "practice_id", 2), ("procedure", "practice_id", 1)];
     ensure!(found == expected, "{found:?}");
     Ok(())
 }
