@@ -50,11 +50,8 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         for table in tables() {
-            rebuild(manager, table, |sql| {
-                let at = sql.find(CLAUSE).filter(|_| sql.matches(CLAUSE).count() == 1)?;
-                Some(format!("{}{}", &sql[..at], &sql[at + CLAUSE.len()..]))
-            })
-            .await?;
+            rebuild(manager, table, |sql| (sql.matches(CLAUSE).count() == 1).then(|| sql.replacen(CLAUSE, "", 1)))
+                .await?;
         }
         Ok(())
     }

@@ -371,15 +371,17 @@ impl Store {
 
     /// Reverts every migration (drops the schema). For tests and operators.
     pub async fn migrate_down_all(&self) -> Result<()> {
-        let _writer = self.write_guard().await;
-        Migrator::down(&self.db, None).await?;
-        Ok(())
+        self.down(None).await
     }
 
     /// Undoes the last `steps` migrations (tests of a migration with data in place).
     pub async fn migrate_down(&self, steps: u32) -> Result<()> {
+        self.down(Some(steps)).await
+    }
+
+    async fn down(&self, steps: Option<u32>) -> Result<()> {
         let _writer = self.write_guard().await;
-        Migrator::down(&self.db, Some(steps)).await?;
+        Migrator::down(&self.db, steps).await?;
         Ok(())
     }
 
