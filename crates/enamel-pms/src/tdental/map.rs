@@ -2,15 +2,11 @@
 //! States map to canonical values and keep the PMS's own; an unknown state is a reason to
 //! quarantine, never a silent default.
 
+use super::wire::{Field, Row, Td, elements, prefixed};
 use chrono_tz::Tz;
 use enamel_domain::enums::*;
 use enamel_domain::records::*;
-use enamel_domain::{Amount, RawJson, SourceKey, SyncRow, ToothList, ToothScope};
-use serde_json::Value;
-
-use crate::row::JsonRow as _;
-
-use super::wire::{Td, prefixed};
+use enamel_domain::{Amount, SourceKey, SyncRow, ToothList, ToothScope};
 
 type R<T> = Result<T, String>;
 
@@ -31,8 +27,8 @@ fn row<T>(key: SourceKey, data: T) -> SyncRow<T> {
 }
 
 /// A row inside another (a customer's tag), with its own payload.
-fn inner_row<T>(key: SourceKey, raw: &Value, data: T) -> SyncRow<T> {
-    SyncRow { raw: Some(RawJson::from_value(raw)), ..row(key, data) }
+fn inner_row<T>(key: SourceKey, raw: &Row<'_>, data: T) -> SyncRow<T> {
+    SyncRow { raw: Some(raw.payload()), ..row(key, data) }
 }
 
 fn unknown(field: &str, value: &str) -> String {
@@ -43,8 +39,8 @@ fn order_ref(w: &Td<'_>, key: &str) -> R<Option<SourceKey>> {
     w.reference(key)?.map(|k| prefixed(ORDER, &k)).transpose()
 }
 
-pub(crate) fn company(v: &Value, tz: Tz) -> R<SyncRow<Location>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn company(v: &Row<'_>, tz: Tz) -> R<SyncRow<Location>> {
+    let w = Td::new(v, tz);
     let phone = w.opt_text("phone")?.or(w.opt_text("hotline")?);
     Ok(row(
         w.id()?,
@@ -60,8 +56,8 @@ pub(crate) fn company(v: &Value, tz: Tz) -> R<SyncRow<Location>> {
 
 /// A typed reference row (`category`, `partner_title`, `role`, `group`, `commission`,
 /// `application_user`): the name, a code where the PMS has one, the rest as payload.
-pub(crate) fn reference(v: &Value, tz: Tz, prefix: &str, kind: &str) -> R<SyncRow<SourceReference>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn reference(v: &Row<'_>, tz: Tz, prefix: &str, kind: &str) -> R<SyncRow<SourceReference>> {
+    let w = Td::new(v, tz);
     let code = match kind {
         "application_user" => w.opt_text("userName")?,
         "commission" => w.opt_text("type")?,
@@ -75,7 +71,7 @@ pub(crate) fn reference(v: &Value, tz: Tz, prefix: &str, kind: &str) -> R<SyncRo
             name: w.text("name")?,
             code,
             is_hidden: !w.flag("active", true)?,
-            payload: v.clone(),
+            payload: v.to_value(),
         },
     ))
 }
@@ -86,8 +82,8 @@ pub(crate) enum Product {
     Goods(SyncRow<InventoryItem>),
 }
 
-pub(crate) fn product(v: &Value, tz: Tz) -> R<Product> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn product(v: &Row<'_>, tz: Tz) -> R<Product> {
+    let w = Td::new(v, tz);
     let id = w.id()?;
     let name = w.text("name")?;
     let code = w.opt_text("defaultCode")?;
@@ -135,8 +131,8 @@ pub(crate) fn product(v: &Value, tz: Tz) -> R<Product> {
     })
 }
 
-pub(crate) fn partner_source(v: &Value, tz: Tz) -> R<SyncRow<ReferralSource>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn partner_source(v: &Row<'_>, tz: Tz) -> R<SyncRow<ReferralSource>> {
+    let w = Td::new(v, tz);
     let person = w.flag("isCollaborators", false)?;
     Ok(row(
         w.id()?,
@@ -151,13 +147,13 @@ pub(crate) fn partner_source(v: &Value, tz: Tz) -> R<SyncRow<ReferralSource>> {
     ))
 }
 
-pub(crate) fn partner_category(v: &Value, tz: Tz) -> R<SyncRow<PatientTag>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn partner_category(v: &Row<'_>, tz: Tz) -> R<SyncRow<PatientTag>> {
+    let w = Td::new(v, tz);
     Ok(row(w.id()?, PatientTag { name: w.text("name")?, color: w.opt_text("color")? }))
 }
 
-pub(crate) fn employee(v: &Value, tz: Tz) -> R<SyncRow<Provider<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn employee(v: &Row<'_>, tz: Tz) -> R<SyncRow<Provider<Keyed>>> {
+    let w = Td::new(v, tz);
     let kind = if w.flag("isDoctor", false)? {
         ProviderKind::Dentist
     } else if w.flag("isAssistant", false)? {
@@ -184,8 +180,8 @@ pub(crate) fn employee(v: &Value, tz: Tz) -> R<SyncRow<Provider<Keyed>>> {
 pub(crate) type Customer = (SyncRow<Patient<Keyed>>, Vec<SyncRow<PatientTagAssignment<Keyed>>>);
 
 /// A customer row (with its profile merged in, when fetched) and its tags.
-pub(crate) fn partner(v: &Value, tz: Tz) -> R<Customer> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn partner(v: &Row<'_>, tz: Tz) -> R<Customer> {
+    let w = Td::new(v, tz);
     let id = w.id()?;
     let gender = match w.text("gender")?.as_str() {
         "male" | "Nam" => Gender::Male,
@@ -232,18 +228,16 @@ pub(crate) fn partner(v: &Value, tz: Tz) -> R<Customer> {
         note: (!note.is_empty()).then_some(note),
     };
     let mut tags = Vec::new();
-    if let Some(Value::Array(categories)) = w.raw("categories") {
-        for c in categories {
-            let tag = Td::new(c, tz)?.id()?;
-            let key = SourceKey::parse(format!("{}:{}", id.as_str(), tag.as_str())).map_err(|e| e.to_string())?;
-            tags.push(inner_row(key, c, PatientTagAssignment { patient_id: id.clone(), tag_id: tag }));
-        }
+    for c in w.objects("categories")?.unwrap_or_default() {
+        let tag = Td::new(&c, tz).id()?;
+        let key = SourceKey::parse(format!("{}:{}", id.as_str(), tag.as_str())).map_err(|e| e.to_string())?;
+        tags.push(inner_row(key, &c, PatientTagAssignment { patient_id: id.clone(), tag_id: tag }));
     }
     Ok((row(id, patient), tags))
 }
 
-pub(crate) fn appointment(v: &Value, tz: Tz) -> R<SyncRow<Appointment<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn appointment(v: &Row<'_>, tz: Tz) -> R<SyncRow<Appointment<Keyed>>> {
+    let w = Td::new(v, tz);
     let state = w.text("state")?;
     let status = match state.as_str() {
         "confirmed" | "draft" => AppointmentStatus::Scheduled,
@@ -274,8 +268,8 @@ pub(crate) fn appointment(v: &Value, tz: Tz) -> R<SyncRow<Appointment<Keyed>>> {
     ))
 }
 
-pub(crate) fn customer_receipt(v: &Value, tz: Tz) -> R<SyncRow<CheckIn<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn customer_receipt(v: &Row<'_>, tz: Tz) -> R<SyncRow<CheckIn<Keyed>>> {
+    let w = Td::new(v, tz);
     let state_source = w.text("state")?;
     let state = match state_source.as_str() {
         "waiting" => CheckInState::Waiting,
@@ -311,8 +305,8 @@ fn order_status(state: &str) -> R<TreatmentPlanStatus> {
     })
 }
 
-pub(crate) fn sale_order(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn sale_order(v: &Row<'_>, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
+    let w = Td::new(v, tz);
     let state = w.text("state")?;
     Ok(row(
         w.prefixed_id(ORDER)?,
@@ -333,8 +327,8 @@ pub(crate) fn sale_order(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> 
     ))
 }
 
-pub(crate) fn quotation(v: &Value, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn quotation(v: &Row<'_>, tz: Tz) -> R<SyncRow<TreatmentPlan<Keyed>>> {
+    let w = Td::new(v, tz);
     // `state` is null in real rows; `stateDisplay` says whether the quote is still valid.
     let display = w.text("stateDisplay")?;
     let state = w.opt_text("state")?.unwrap_or_else(|| display.clone());
@@ -377,11 +371,13 @@ fn line_teeth(w: &Td<'_>) -> R<(ToothList, ToothScope, Option<String>)> {
         "lower_jaw" => return Ok((ToothList::default(), ToothScope::LowerJaw, text)),
         other => return Err(unknown("toothType", other)),
     };
-    if let Some(Value::Array(teeth)) = w.raw("teeth")
+    if let Some(Field::Array(teeth)) = w.field("teeth")
+        && let teeth = elements(teeth)
         && !teeth.is_empty()
     {
-        let names: Vec<String> =
-            teeth.iter().filter_map(|t| t.get("name").and_then(Value::as_str)).map(str::to_owned).collect();
+        // Links that are not objects, or have no name, name no tooth.
+        let name = |t: &serde_json::value::RawValue| Td::new(&Row::parse(t.get()).ok()?, w.tz).opt_text("name").ok()?;
+        let names: Vec<String> = teeth.into_iter().filter_map(name).collect();
         let list = ToothList::parse_fdi(&names.join(" ")).map_err(|e| format!("teeth: {e}"))?;
         return Ok((list, scope, text.or(Some(names.join(" ")))));
     }
@@ -392,8 +388,8 @@ fn line_teeth(w: &Td<'_>) -> R<(ToothList, ToothScope, Option<String>)> {
     Ok((list, scope, text))
 }
 
-pub(crate) fn sale_order_line(v: &Value, tz: Tz) -> R<SyncRow<Procedure<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn sale_order_line(v: &Row<'_>, tz: Tz) -> R<SyncRow<Procedure<Keyed>>> {
+    let w = Td::new(v, tz);
     let state = w.text("state")?;
     let status = match state.as_str() {
         "draft" => ProcedureStatus::Planned,
@@ -431,8 +427,8 @@ pub(crate) fn sale_order_line(v: &Value, tz: Tz) -> R<SyncRow<Procedure<Keyed>>>
     ))
 }
 
-pub(crate) fn dot_kham(v: &Value, tz: Tz) -> R<SyncRow<Visit<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn dot_kham(v: &Row<'_>, tz: Tz) -> R<SyncRow<Visit<Keyed>>> {
+    let w = Td::new(v, tz);
     let state_source = w.text("state")?;
     let state = match state_source.as_str() {
         "draft" => VisitState::Draft,
@@ -459,8 +455,8 @@ pub(crate) fn dot_kham(v: &Value, tz: Tz) -> R<SyncRow<Visit<Keyed>>> {
     ))
 }
 
-pub(crate) fn dot_kham_step(v: &Value, tz: Tz) -> R<SyncRow<VisitStep<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn dot_kham_step(v: &Row<'_>, tz: Tz) -> R<SyncRow<VisitStep<Keyed>>> {
+    let w = Td::new(v, tz);
     let order = w.int("order")?.unwrap_or(0);
     Ok(row(
         w.id()?,
@@ -476,13 +472,11 @@ pub(crate) fn dot_kham_step(v: &Value, tz: Tz) -> R<SyncRow<VisitStep<Keyed>>> {
     ))
 }
 
-pub(crate) fn account_payment(v: &Value, tz: Tz) -> R<SyncRow<Payment<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn account_payment(v: &Row<'_>, tz: Tz) -> R<SyncRow<Payment<Keyed>>> {
+    let w = Td::new(v, tz);
     let payment_type = w.text("paymentType")?;
     let partner_type = w.text("partnerType")?;
-    let journal_type = w
-        .opt_text("journalType")?
-        .or(w.raw("journal").and_then(|j| j.get("type").and_then(Value::as_str).map(str::to_owned)));
+    let journal_type = w.opt_text("journalType")?.or(journal(&w, "type")?);
     let kind = match (partner_type.as_str(), payment_type.as_str(), journal_type.as_deref()) {
         (_, "outbound", _) => PaymentKind::Refund,
         ("insurance", _, _) | (_, _, Some("insurance")) => PaymentKind::Insurance,
@@ -500,9 +494,7 @@ pub(crate) fn account_payment(v: &Value, tz: Tz) -> R<SyncRow<Payment<Keyed>>> {
     let amount = if payment_type == "outbound" { Amount(-amount.0.abs()) } else { amount };
     // Only customers are patients; suppliers and employees are paid too.
     let patient_id = if partner_type == "customer" { w.reference("partnerId")? } else { None };
-    let method = w
-        .opt_text("journalName")?
-        .or(w.raw("journal").and_then(|j| j.get("name").and_then(Value::as_str).map(|s| s.trim().to_owned())));
+    let method = w.opt_text("journalName")?.or(journal(&w, "name")?);
     Ok(row(
         w.id()?,
         Payment {
@@ -519,26 +511,34 @@ pub(crate) fn account_payment(v: &Value, tz: Tz) -> R<SyncRow<Payment<Keyed>>> {
     ))
 }
 
+/// A text field of a payment's `journal` object, when it has one.
+fn journal(w: &Td<'_>, key: &str) -> R<Option<String>> {
+    match w.field("journal") {
+        Some(Field::Object(journal)) => Td::new(&Row::parse(journal.get())?, w.tz).opt_text(key),
+        _ => Ok(None),
+    }
+}
+
 /// A sale-order payment: one allocation of an account payment to an order (and to its
 /// line when it pays exactly one).
-pub(crate) fn sale_order_payment(v: &Value, tz: Tz) -> R<SyncRow<PaymentAllocation<Keyed>>> {
-    let w = Td::new(v, tz)?;
-    let first_id = |key: &str| -> R<Option<SourceKey>> {
-        match w.raw(key) {
-            Some(Value::Array(items)) if items.len() == 1 => Td::new(&items[0], tz)?.reference("id"),
+pub(crate) fn sale_order_payment(v: &Row<'_>, tz: Tz) -> R<SyncRow<PaymentAllocation<Keyed>>> {
+    let w = Td::new(v, tz);
+    // The id of a list field's first item; with `only`, when it is the only one.
+    let first_id = |key: &str, only: bool| -> R<Option<SourceKey>> {
+        let Some(Field::Array(items)) = w.field(key) else { return Ok(None) };
+        match elements(items).as_slice() {
+            [first] => Td::new(&Row::parse(first.get())?, tz).reference("id"),
+            [first, _, ..] if !only => Td::new(&Row::parse(first.get())?, tz).reference("id"),
             _ => Ok(None),
         }
     };
-    let payment_id = match w.raw("payments") {
-        Some(Value::Array(items)) if !items.is_empty() => Td::new(&items[0], tz)?.reference("id")?,
-        _ => None,
-    };
+    let payment_id = first_id("payments", false)?;
     Ok(row(
         w.id()?,
         PaymentAllocation {
             payment_id,
             patient_id: w.reference("partnerId")?,
-            procedure_id: first_id("saleOrderLines")?,
+            procedure_id: first_id("saleOrderLines", true)?,
             provider_id: None,
             treatment_plan_id: order_ref(&w, "orderId")?,
             amount: w.money_or_zero("amount")?,
@@ -557,8 +557,8 @@ fn stock_state(state: &str) -> R<StockState> {
     })
 }
 
-pub(crate) fn stock_picking(v: &Value, tz: Tz) -> R<SyncRow<StockPicking<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn stock_picking(v: &Row<'_>, tz: Tz) -> R<SyncRow<StockPicking<Keyed>>> {
+    let w = Td::new(v, tz);
     let name = w.opt_text("name")?;
     let kind = match (w.text("type")?.as_str(), name.as_deref().unwrap_or("")) {
         ("incoming", _) => StockPickingKind::Incoming,
@@ -584,8 +584,8 @@ pub(crate) fn stock_picking(v: &Value, tz: Tz) -> R<SyncRow<StockPicking<Keyed>>
     ))
 }
 
-pub(crate) fn stock_move(v: &Value, tz: Tz) -> R<SyncRow<StockMove<Keyed>>> {
-    let w = Td::new(v, tz)?;
+pub(crate) fn stock_move(v: &Row<'_>, tz: Tz) -> R<SyncRow<StockMove<Keyed>>> {
+    let w = Td::new(v, tz);
     Ok(row(
         w.id()?,
         StockMove {
@@ -608,6 +608,12 @@ mod tests {
 
     const VN: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
+    /// Maps a row given as a value, read from its text as the client reads it.
+    fn on<T>(v: &serde_json::Value, map: impl Fn(&Row<'_>, Tz) -> R<T>) -> R<T> {
+        let text = v.to_string();
+        map(&Row::parse(&text)?, VN)
+    }
+
     #[test]
     fn order_line_teeth_come_from_links_jaws_or_text() {
         let mut line = json!({"id": "099d83f0-cf61-41d2-8ba6-b42b00ce806c", "date": "2026-04-13T00:00:00",
@@ -615,7 +621,7 @@ mod tests {
             "orderId": "0c4b5480-5050-40a7-8343-b42b00ce806b", "productId": "468fa1df-5ebb-4aa6-82cf-b05b00a64ed3",
             "diagnostic": "37 38", "productUOMQty": 2.0, "priceUnit": 350000.0, "priceSubTotal": 700000.0,
             "priceTotal": 700000.0, "toothType": "manual", "toothRange": null});
-        let mapped = sale_order_line(&line, VN).unwrap_or_else(|e| panic!("{e}"));
+        let mapped = on(&line, sale_order_line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(mapped.data.teeth.to_string(), "37,38");
         assert_eq!(mapped.data.tooth_text.as_deref(), Some("37 38"));
         assert_eq!((mapped.data.fee, mapped.data.discount), (Amount(700_000), Amount::ZERO));
@@ -624,21 +630,21 @@ mod tests {
             Some("order:0c4b5480-5050-40a7-8343-b42b00ce806b")
         );
         line["toothType"] = json!("upper_jaw");
-        let jaw = sale_order_line(&line, VN).unwrap_or_else(|e| panic!("{e}"));
+        let jaw = on(&line, sale_order_line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((jaw.data.tooth_scope, jaw.data.teeth.is_empty()), (ToothScope::UpperJaw, true));
         line["toothType"] = json!("manual");
         line["teeth"] = json!([{"id": "t1", "name": "16"}, {"id": "t2", "name": "17"}]);
-        let linked = sale_order_line(&line, VN).unwrap_or_else(|e| panic!("{e}"));
+        let linked = on(&line, sale_order_line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(linked.data.teeth.to_string(), "16,17");
         line["state"] = json!("weird");
-        assert!(sale_order_line(&line, VN).is_err_and(|e| e.contains("state \"weird\"")));
+        assert!(on(&line, sale_order_line).is_err_and(|e| e.contains("state \"weird\"")));
     }
 
     #[test]
     fn impossible_appointment_dates_are_refused_with_the_reason() {
         let apt = json!({"id": "bd65594d-ed22-41c8-8c16-b237007d1cd4", "date": "1224-07-15T12:00:00",
             "timeExpected": 30, "state": "confirmed", "partnerId": "a82f4ea4-3f7b-4e0a-95dc-b13d008576fc"});
-        assert!(appointment(&apt, VN).is_err_and(|e| e.contains("year 1224")));
+        assert!(on(&apt, appointment).is_err_and(|e| e.contains("year 1224")));
     }
 
     #[test]
@@ -646,7 +652,7 @@ mod tests {
         let p = json!({"id": "533de2e7-c57b-4ab7-988a-b42b00cefe1c", "paymentDate": "2026-04-13T00:00:00",
             "partnerType": "supplier", "paymentType": "outbound", "journalName": "Tiền mặt", "state": "posted",
             "amount": 800000.0, "partnerId": "48effc50-6ca2-4e95-a494-b42b00cc8cf7"});
-        let mapped = account_payment(&p, VN).unwrap_or_else(|e| panic!("{e}"));
+        let mapped = on(&p, account_payment).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((mapped.data.amount, mapped.data.kind), (Amount(-800_000), PaymentKind::Refund));
         assert!(mapped.data.patient_id.is_none());
     }

@@ -20,13 +20,14 @@
 //! - Write-backs ([`crate::PmsWriter`], in `write.rs`): README §5's appointment and customer
 //!   writes, each sent once (a 401 logs in again and resends: nothing was processed).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
-use enamel_domain::{Batch, RawJson};
+use enamel_domain::Batch;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::value::RawValue;
@@ -42,6 +43,7 @@ mod wire;
 mod write;
 
 use map::{CATEGORY, COMMISSION, GROUP, ORDER, QUOTE, ROLE, TITLE, USER};
+use wire::{Field, Row};
 
 /// The tenant's clock: Vietnam local time now. Tests set it to a simulator's clock.
 pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
@@ -507,7 +509,7 @@ impl TdClient {
                 let body = snapshot.body.get();
                 let texts: Vec<&str> = snapshot.rows[from..to].iter().map(|r| &body[r.clone()]).collect();
                 let mut page = page_of(texts.len(), to == total, Some(d));
-                map_texts((stream, ep.path, prefix, tz), &texts, None, &mut page)?;
+                map_texts((stream, prefix, tz), &texts, None, &mut page)?;
                 Ok(page)
             })
             .await;
@@ -521,7 +523,7 @@ impl TdClient {
             return off_thread(ep.path, move || {
                 let texts: Vec<&str> = row_texts(ep.path, &body, false)?.iter().map(|t| t.get()).collect();
                 let mut page = page_of(texts.len(), texts.len() < limit, Some(d));
-                map_texts((stream, ep.path, prefix, tz), &texts, company.as_deref(), &mut page)?;
+                map_texts((stream, prefix, tz), &texts, company.as_deref(), &mut page)?;
                 Ok(page)
             })
             .await;
@@ -552,24 +554,26 @@ impl TdClient {
         off_thread(ep.path, move || {
             let texts: Vec<&str> = row_texts(ep.path, &body, false)?.iter().map(|t| t.get()).collect();
             let mut page = page_of(texts.len(), texts.len() < limit, Some(d));
+            let company = company.as_deref().map(branch).transpose()?;
             let mut rows = Vec::with_capacity(texts.len());
-            for (mut row, detail) in parse_rows(ep.path, &texts)?.into_iter().zip(details) {
-                if let Some(company) = &company {
-                    with_branch(&mut row, company);
+            for (text, detail) in texts.into_iter().zip(&details) {
+                if matches!(detail, Detail::Gone) {
+                    continue;
                 }
-                match detail {
-                    Detail::None => {}
-                    Detail::Gone => continue,
-                    Detail::Text(text) => {
-                        let detail = serde_json::from_str::<Value>(text.get())
-                            .map_err(|e| PmsError::Protocol(format!("{detail_path}/{{id}}: {e}")))?;
-                        complete_with(&mut row, detail);
-                    }
+                let Some(mut row) = read_row(stream, text, &mut page) else { continue };
+                if let Some(company) = &company {
+                    row.fill(Cow::Borrowed("companyId"), company);
+                }
+                // A detail that is not an object adds nothing.
+                if let Detail::Text(text) = detail
+                    && let Ok(detail) = Row::parse(text.get())
+                {
+                    row.complete_with(detail);
                 }
                 rows.push(row);
             }
             page.keys = keys_of(&rows, prefix).collect();
-            map_rows(stream, &rows, &[], tz, &mut page);
+            map_rows(stream, &rows, tz, &mut page);
             Ok(page)
         })
         .await
@@ -644,29 +648,44 @@ async fn off_thread(
         .map_err(|e| PmsError::Protocol(format!("{path}: reading the page failed: {e}")))?
 }
 
-/// Parses and maps rows' texts into the page, [`ROWS_AT_ONCE`] at a time, each row's text
-/// kept as its payload unless the branch a per-branch list was asked for (`company`) is
-/// added to it.
+/// Reads and maps rows' texts into the page, [`ROWS_AT_ONCE`] at a time, each row's text
+/// kept as its payload (with the branch a per-branch list was asked for, `company`, added
+/// to a row that does not name one).
 fn map_texts(
-    (stream, path, prefix, tz): (&'static str, &str, &str, Tz),
+    (stream, prefix, tz): (&'static str, &str, Tz),
     texts: &[&str],
     company: Option<&str>,
     page: &mut Page,
 ) -> Result<(), PmsError> {
+    let company = company.map(branch).transpose()?;
     for chunk in texts.chunks(ROWS_AT_ONCE) {
-        let mut rows = parse_rows(path, chunk)?;
-        let mut sent: Vec<Option<&str>> = chunk.iter().map(|text| Some(*text)).collect();
-        if let Some(company) = company {
-            for (row, text) in rows.iter_mut().zip(&mut sent) {
-                if with_branch(row, company) {
-                    *text = None;
-                }
+        let mut rows: Vec<Row<'_>> = chunk.iter().filter_map(|text| read_row(stream, text, page)).collect();
+        if let Some(company) = &company {
+            for row in &mut rows {
+                row.fill(Cow::Borrowed("companyId"), company);
             }
         }
         page.keys.extend(keys_of(&rows, prefix));
-        map_rows(stream, &rows, &sent, tz, page);
+        map_rows(stream, &rows, tz, page);
     }
     Ok(())
+}
+
+/// A branch's id as the JSON value added to the rows of its list.
+fn branch(company: &str) -> Result<Box<RawValue>, PmsError> {
+    serde_json::value::to_raw_value(company).map_err(|e| PmsError::Protocol(format!("branch {company}: {e}")))
+}
+
+/// A row read from its text; one that is not an object is quarantined, with its reason.
+fn read_row<'t>(stream: &'static str, text: &'t str, page: &mut Page) -> Option<Row<'t>> {
+    match Row::parse(text) {
+        Ok(row) => Some(row),
+        Err(reason) => {
+            let payload = serde_json::from_str(text).unwrap_or(Value::Null);
+            page.quarantined.push(Quarantined { stream, source_id: None, reason, payload });
+            None
+        }
+    }
 }
 
 /// A list row's `/{id}` detail.
@@ -687,17 +706,6 @@ fn row_id(text: &RawValue) -> Option<String> {
     }
     let id = serde_json::from_str::<Id>(text.get()).ok()?.id?;
     id.as_str().map(str::to_owned)
-}
-
-/// Completes a row with its detail's fields that the row lacks (or has as null).
-fn complete_with(row: &mut Value, detail: Value) {
-    if let (Some(row), Value::Object(detail)) = (row.as_object_mut(), detail) {
-        for (k, v) in detail {
-            if row.get(&k).is_none_or(Value::is_null) {
-                row.insert(k, v);
-            }
-        }
-    }
 }
 
 fn protocol(path: &str, expected: &str, got: &Value) -> PmsError {
@@ -739,54 +747,32 @@ fn row_texts<'b>(path: &str, body: &'b RawValue, bare: bool) -> Result<Vec<&'b R
     })
 }
 
-/// Rows' texts parsed into JSON values.
-fn parse_rows(path: &str, texts: &[&str]) -> Result<Vec<Value>, PmsError> {
-    texts
-        .iter()
-        .map(|text| serde_json::from_str::<Value>(text))
-        .collect::<Result<Vec<Value>, _>>()
-        .map_err(|e| PmsError::Protocol(format!("{path}: {e}")))
-}
-
-/// Adds the branch a per-branch list was asked for to a row that does not name one; true
-/// when it did.
-fn with_branch(row: &mut Value, company: &str) -> bool {
-    match row.as_object_mut() {
-        Some(row) if row.get("companyId").is_none_or(Value::is_null) => {
-            row.insert("companyId".into(), Value::String(company.to_owned()));
-            true
-        }
-        _ => false,
-    }
-}
-
 /// The keys of a page's rows, with the stream's prefix.
-fn keys_of<'a>(rows: &'a [Value], prefix: &'a str) -> impl Iterator<Item = String> + 'a {
-    rows.iter()
-        .filter_map(|r| r.get("id").and_then(Value::as_str))
-        .filter(|id| !id.trim().is_empty())
-        .map(move |id| format!("{prefix}{}", id.trim()))
+fn keys_of<'a>(rows: &'a [Row<'_>], prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    rows.iter().filter_map(move |r| match r.get("id").map(Field::of) {
+        Some(Field::Text(id)) if !id.trim().is_empty() => Some(format!("{prefix}{}", id.trim())),
+        _ => None,
+    })
 }
 
 /// Maps rows into the page's batches (after those already there); a row that does not map
-/// is quarantined with its reason. `texts` holds each row's text as the answer sent it,
-/// where the row was not changed since (empty: none); a mapped row's payload is that text,
-/// or the parsed row serialised again.
-fn map_rows(stream: &'static str, rows: &[Value], texts: &[Option<&str>], tz: Tz, page: &mut Page) {
-    let mut quarantine = |row: &Value, reason: String| {
-        let source_id = row.get("id").and_then(Value::as_str).map(str::to_owned);
-        page.quarantined.push(Quarantined { stream, source_id, reason, payload: row.clone() });
-    };
-    let payload = |i: usize, r: &Value| {
-        Some(texts.get(i).copied().flatten().map_or_else(|| RawJson::from_value(r), RawJson::from_text))
+/// is quarantined with its reason. A mapped row's payload is its text as the answer sent
+/// it, with the fields it was given.
+fn map_rows(stream: &'static str, rows: &[Row<'_>], tz: Tz, page: &mut Page) {
+    let mut quarantine = |row: &Row<'_>, reason: String| {
+        let source_id = match row.get("id").map(Field::of) {
+            Some(Field::Text(id)) => Some(id.into_owned()),
+            _ => None,
+        };
+        page.quarantined.push(Quarantined { stream, source_id, reason, payload: row.to_value() });
     };
     macro_rules! simple {
         ($variant:ident, $f:expr) => {{
             let mut out = Vec::with_capacity(rows.len());
-            for (i, r) in rows.iter().enumerate() {
+            for r in rows {
                 match $f(r) {
                     Ok(mut mapped) => {
-                        mapped.raw = payload(i, r);
+                        mapped.raw = Some(r.payload());
                         out.push(mapped)
                     }
                     Err(reason) => quarantine(r, reason),
@@ -795,7 +781,7 @@ fn map_rows(stream: &'static str, rows: &[Value], texts: &[Option<&str>], tz: Tz
             vec![Batch::$variant(out)]
         }};
     }
-    let reference = |prefix: &'static str, kind: &'static str| move |r: &Value| map::reference(r, tz, prefix, kind);
+    let reference = |prefix: &'static str, kind: &'static str| move |r: &Row<'_>| map::reference(r, tz, prefix, kind);
     let batches = match stream {
         "companies" => simple!(Locations, |r| map::company(r, tz)),
         "productcategories" => simple!(SourceReferences, reference(CATEGORY, "product_category")),
@@ -820,14 +806,14 @@ fn map_rows(stream: &'static str, rows: &[Value], texts: &[Option<&str>], tz: Tz
         "stockmoves" => simple!(StockMoves, |r| map::stock_move(r, tz)),
         "products" => {
             let (mut codes, mut goods) = (Vec::new(), Vec::new());
-            for (i, r) in rows.iter().enumerate() {
+            for r in rows {
                 match map::product(r, tz) {
                     Ok(map::Product::Service(mut code)) => {
-                        code.raw = payload(i, r);
+                        code.raw = Some(r.payload());
                         codes.push(code)
                     }
                     Ok(map::Product::Goods(mut item)) => {
-                        item.raw = payload(i, r);
+                        item.raw = Some(r.payload());
                         goods.push(item)
                     }
                     Err(reason) => quarantine(r, reason),
@@ -837,10 +823,10 @@ fn map_rows(stream: &'static str, rows: &[Value], texts: &[Option<&str>], tz: Tz
         }
         "partners" => {
             let (mut patients, mut tags) = (Vec::with_capacity(rows.len()), Vec::new());
-            for (i, r) in rows.iter().enumerate() {
+            for r in rows {
                 match map::partner(r, tz) {
                     Ok((mut patient, assigned)) => {
-                        patient.raw = payload(i, r);
+                        patient.raw = Some(r.payload());
                         patients.push(patient);
                         tags.extend(assigned);
                     }
