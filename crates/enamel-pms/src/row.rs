@@ -1,4 +1,5 @@
-//! Reading one JSON row of a PMS, leniently: what every vendor's reader shares.
+//! Reading one parsed JSON row of a PMS, leniently (Open Dental's reader; TDental reads
+//! its rows' fields straight from their text, `tdental::wire::Row`).
 
 use serde_json::Value;
 

@@ -887,6 +887,16 @@ impl Store {
         quarantine::list(&self.db, practice, limit).await
     }
 
+    /// Whether a stream of a connection has quarantined rows that no sync has stored since.
+    pub async fn has_unresolved_quarantine(
+        &self,
+        practice: PracticeId,
+        connection: ConnectionId,
+        stream: &str,
+    ) -> Result<bool> {
+        quarantine::any_unresolved(&self.db, practice, connection, stream).await
+    }
+
     /// Every row of `T` from `source` as (PMS key, content hash, deleted), in key order: a
     /// fingerprint for comparing two copies of the same data.
     pub async fn fingerprint<T: Table>(

@@ -141,6 +141,27 @@ pub(crate) async fn resolve<C: ConnectionTrait>(
     Ok(resolved)
 }
 
+/// Whether a stream has quarantined rows not yet resolved.
+pub(crate) async fn any_unresolved<C: ConnectionTrait>(
+    db: &C,
+    practice: PracticeId,
+    connection: ConnectionId,
+    stream: &str,
+) -> Result<bool> {
+    use entity::Column as C;
+    let found = entity::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .filter(C::PracticeId.eq(practice.uuid()))
+        .filter(C::ConnectionId.eq(connection.uuid()))
+        .filter(C::Stream.eq(stream))
+        .filter(C::ResolvedAt.is_null())
+        .into_tuple::<uuid::Uuid>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
 pub(crate) async fn list<C: ConnectionTrait>(db: &C, practice: PracticeId, limit: u64) -> Result<Vec<Quarantined>> {
     use entity::Column as C;
     Ok(entity::Entity::find()

@@ -287,6 +287,10 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         (spec.deletions == Deletions::Reconcile && progress.since.is_none() && !resumed).then(HashSet::new);
     let mut outcome = StreamOutcome { stream: stream.to_owned(), resumed, ..Default::default() };
     let mut guard_refusal = None;
+    // Whether the stream may have quarantined rows a stored key resolves: those left by
+    // earlier passes, or any this pass adds (only this stream's passes quarantine its rows,
+    // one at a time). Without any, stored keys are not looked for in the quarantine.
+    let mut may_resolve = store.has_unresolved_quarantine(practice, connection, stream).await.map_err(store_err)?;
     // Rows the store refused for a missing parent are re-read next pass: the durable cursor
     // does not move past them (rows the adapter could not map come back when edited).
     let mut refused_for_parents = false;
@@ -446,7 +450,10 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
             }
             outcome.counts.quarantined += quarantine.len() as u64;
             tx.quarantine(practice, connection, &quarantine).await.map_err(store_err)?;
-            tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
+            if may_resolve {
+                tx.resolve_quarantine(practice, connection, stream, &stored_keys).await.map_err(store_err)?;
+            }
+            may_resolve |= !quarantine.is_empty();
             if pass_complete {
                 // Whether every live row of the stream is now in a page of this pass.
                 let mut reconciled = false;

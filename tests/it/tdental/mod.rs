@@ -310,6 +310,28 @@ async fn a_full_sync_equals_the_tenant_and_a_second_changes_nothing(store: Store
         ensure!(s.data.chart_number.as_deref() == Some(text(c, "ref").as_str()).filter(|r| !r.is_empty()));
     }
     ensure!(partial > 0, "some birth dates are year-only");
+    // A customer's payload is the listed row completed by its profile.
+    for c in customers.iter().take(25) {
+        let s = stored.get(&text(c, "id")).context("customer stored")?;
+        let payload = store.raw_payload(p, s.id).await?.context("a customer's payload")?;
+        let (listed, kept) = (c.as_object().context("a row")?, payload.as_object().context("an object")?);
+        for (k, v) in listed.iter().filter(|(_, v)| !v.is_null()) {
+            ensure!(kept.get(k) == Some(v), "{k} of customer {}", text(c, "id"));
+        }
+        ensure!(kept.len() > listed.len(), "customer {} has its profile's fields", text(c, "id"));
+    }
+    // Check-ins are listed per branch, without one: a check-in's payload is the row as
+    // listed with its branch added.
+    let receipts = raw.list("CustomerReceipts").await?;
+    let stored = by_key::<CheckInId>(&store, p).await?;
+    for r in receipts.iter().take(25) {
+        let s = stored.get(&text(r, "id")).context("check-in stored")?;
+        let branch = s.data.location_id.and_then(|l| locations.get(&l)).context("a branch")?;
+        let mut want = r.clone();
+        ensure!(want.get("companyId").is_none_or(Value::is_null), "listed without a branch");
+        want["companyId"] = json!(branch);
+        ensure!(store.raw_payload(p, s.id).await?.as_ref() == Some(&want), "payload of check-in {}", text(r, "id"));
+    }
     ensure!(store.check_references(p).await?.is_empty());
 
     let second = sync(&store, &client, at, &config).await?;

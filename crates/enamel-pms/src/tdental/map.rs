@@ -2,11 +2,12 @@
 //! States map to canonical values and keep the PMS's own; an unknown state is a reason to
 //! quarantine, never a silent default.
 
-use super::wire::{Field, Row, Td, elements, prefixed};
 use chrono_tz::Tz;
 use enamel_domain::enums::*;
 use enamel_domain::records::*;
 use enamel_domain::{Amount, SourceKey, SyncRow, ToothList, ToothScope};
+
+use super::wire::{Field, Row, Td, elements, prefixed};
 
 type R<T> = Result<T, String>;
 

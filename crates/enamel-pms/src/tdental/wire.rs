@@ -98,7 +98,8 @@ impl<'a> Row<'a> {
         } else {
             // The text as sent, its closing brace moved after the added fields.
             let sent = self.fields.len() - self.added;
-            out.extend_from_slice(self.text.trim_end().trim_end_matches('}').as_bytes());
+            let sent_text = self.text.trim_end();
+            out.extend_from_slice(sent_text.strip_suffix('}').unwrap_or(sent_text).as_bytes());
             for (i, f) in self.fields[sent..].iter().enumerate() {
                 field(&mut out, sent == 0 && i == 0, f);
             }
@@ -480,6 +481,10 @@ mod tests {
         assert!(r.fill(Cow::Borrowed("companyId"), &company));
         assert_eq!(as_value(&r), json!({"id": "x", "companyId": "c-1", "k\"ey": 2}));
         assert_eq!(Td::new(&r, VN).text("companyId"), Ok("c-1".into()));
+        // Ending with an object of its own.
+        let mut r = row(r#"{"id": "x", "o": {"k": {}}}"#);
+        assert!(r.fill(Cow::Borrowed("companyId"), &company));
+        assert_eq!(as_value(&r), json!({"id": "x", "o": {"k": {}}, "companyId": "c-1"}));
         // An empty object.
         let mut r = row("{ }");
         assert!(r.fill(Cow::Borrowed("companyId"), &company));
