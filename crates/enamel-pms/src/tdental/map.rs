@@ -528,8 +528,7 @@ pub(crate) fn sale_order_payment(v: &Row<'_>, tz: Tz) -> R<SyncRow<PaymentAlloca
     let first_id = |key: &str, only: bool| -> R<Option<SourceKey>> {
         let Some(Field::Array(items)) = w.field(key) else { return Ok(None) };
         match elements(items).as_slice() {
-            [first] => Td::new(&Row::parse(first.get())?, tz).reference("id"),
-            [first, _, ..] if !only => Td::new(&Row::parse(first.get())?, tz).reference("id"),
+            [first, rest @ ..] if rest.is_empty() || !only => Td::new(&Row::parse(first.get())?, tz).reference("id"),
             _ => Ok(None),
         }
     };

@@ -43,7 +43,7 @@ mod wire;
 mod write;
 
 use map::{CATEGORY, COMMISSION, GROUP, ORDER, QUOTE, ROLE, TITLE, USER};
-use wire::{Field, Row};
+use wire::Row;
 
 /// The tenant's clock: Vietnam local time now. Tests set it to a simulator's clock.
 pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
@@ -749,10 +749,10 @@ fn row_texts<'b>(path: &str, body: &'b RawValue, bare: bool) -> Result<Vec<&'b R
 
 /// The keys of a page's rows, with the stream's prefix.
 fn keys_of<'a>(rows: &'a [Row<'_>], prefix: &'a str) -> impl Iterator<Item = String> + 'a {
-    rows.iter().filter_map(move |r| match r.get("id").map(Field::of) {
-        Some(Field::Text(id)) if !id.trim().is_empty() => Some(format!("{prefix}{}", id.trim())),
-        _ => None,
-    })
+    rows.iter()
+        .filter_map(|r| r.string("id"))
+        .filter(|id| !id.trim().is_empty())
+        .map(move |id| format!("{prefix}{}", id.trim()))
 }
 
 /// Maps rows into the page's batches (after those already there); a row that does not map
@@ -760,10 +760,7 @@ fn keys_of<'a>(rows: &'a [Row<'_>], prefix: &'a str) -> impl Iterator<Item = Str
 /// it, with the fields it was given.
 fn map_rows(stream: &'static str, rows: &[Row<'_>], tz: Tz, page: &mut Page) {
     let mut quarantine = |row: &Row<'_>, reason: String| {
-        let source_id = match row.get("id").map(Field::of) {
-            Some(Field::Text(id)) => Some(id.into_owned()),
-            _ => None,
-        };
+        let source_id = row.string("id").map(Cow::into_owned);
         page.quarantined.push(Quarantined { stream, source_id, reason, payload: row.to_value() });
     };
     macro_rules! simple {

@@ -51,6 +51,14 @@ impl<'a> Row<'a> {
         self.fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 
+    /// A field's string as sent (escapes read), when it is one.
+    pub(crate) fn string(&self, key: &str) -> Option<Cow<'a, str>> {
+        match self.get(key).map(Field::of) {
+            Some(Field::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
     /// Sets a field the row lacks or has as null (a branch, a detail's field); true when
     /// it did.
     pub(crate) fn fill(&mut self, key: Cow<'a, str>, value: &'a RawValue) -> bool {
