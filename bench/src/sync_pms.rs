@@ -57,6 +57,10 @@ struct Args {
     /// Parents of a per-parent stream per transaction (the sync's default when absent).
     #[arg(long)]
     parents_per_unit: Option<usize>,
+    /// Rows a transaction takes at most across units (the sync's default when absent; 0
+    /// commits every unit alone).
+    #[arg(long)]
+    rows_per_transaction: Option<usize>,
     /// Streams synced at once (the sync's default when absent; 1 is one at a time).
     #[arg(long)]
     streams_at_once: Option<usize>,
@@ -168,6 +172,7 @@ async fn run(args: &Args, api: &str, sim_pid: u32) -> Result<()> {
         // Pages asked for are pages taken, whatever their size.
         rows_per_unit: if args.pages_per_unit.is_some() { usize::MAX } else { defaults.rows_per_unit },
         parents_per_unit: args.parents_per_unit.unwrap_or(defaults.parents_per_unit),
+        rows_per_transaction: args.rows_per_transaction.unwrap_or(defaults.rows_per_transaction),
         streams_at_once: args.streams_at_once,
         ..defaults
     };

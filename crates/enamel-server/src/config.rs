@@ -205,6 +205,14 @@ pub(crate) struct SyncSection {
     /// A reconciliation that would soft-delete more than this share of a stream's live rows
     /// is refused (0 < share ≤ 1).
     pub(crate) max_delete_share: f64,
+    /// Consecutive pages of a pass share one transaction while it holds fewer than this many
+    /// rows (0: every unit of pages commits alone)…
+    pub(crate) transaction_rows: usize,
+    /// …and while it is younger than this (it also commits when the next pages are not
+    /// fetched by then). On SQLite other writes wait for it: keep it short.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub(crate) transaction_time: Duration,
     /// TDental has no change stamps: an incremental pass re-reads the business dates from
     /// this many days before the office's clock (edits older than that wait for the sweep)…
     pub(crate) tdental_window_back_days: u32,
@@ -300,6 +308,8 @@ impl Default for SyncSection {
             lookback: engine.lookback,
             sweep_every: engine.sweep_every,
             max_delete_share: engine.max_delete_share,
+            transaction_rows: engine.rows_per_transaction,
+            transaction_time: engine.transaction_time,
             tdental_window_back_days: PmsSettings::default().window_back_days,
             tdental_window_ahead_days: PmsSettings::default().window_ahead_days,
         }
@@ -391,6 +401,7 @@ impl Config {
             "sync.max_delete_share: {} is outside (0, 1]",
             s.max_delete_share
         );
+        ensure!(s.transaction_time <= Duration::from_secs(60), "sync.transaction_time: at most 60s");
         for (key, days) in [
             ("tdental_window_back_days", s.tdental_window_back_days),
             ("tdental_window_ahead_days", s.tdental_window_ahead_days),
@@ -416,6 +427,8 @@ impl Config {
             lookback: self.sync.lookback,
             sweep_every: self.sync.sweep_every,
             max_delete_share: self.sync.max_delete_share,
+            rows_per_transaction: self.sync.transaction_rows,
+            transaction_time: self.sync.transaction_time,
             ..enamel_sync::SyncConfig::default()
         }
     }
@@ -670,6 +683,14 @@ mod tests {
     }
 
     #[test]
+    fn sync_transactions_are_configured() -> Result<()> {
+        let vars = [("ENAMEL_SYNC__TRANSACTION_ROWS", "0"), ("ENAMEL_SYNC__TRANSACTION_TIME", "250ms")];
+        let engine = load(&env(&vars))?.sync_engine();
+        assert_eq!((engine.rows_per_transaction, engine.transaction_time), (0, Duration::from_millis(250)));
+        Ok(())
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("ENAMEL_HTTP__RATE_LIMIT", "fast")], "http.rate_limit"),
@@ -682,6 +703,8 @@ mod tests {
             (&[("DATABASE_URL", "mysql://x")], "database_url"),
             (&[("ENAMEL_MASTER_KEY", "short")], "master_key"),
             (&[("ENAMEL_SYNC__MAX_DELETE_SHARE", "2")], "sync.max_delete_share"),
+            (&[("ENAMEL_SYNC__TRANSACTION_TIME", "2m")], "sync.transaction_time"),
+            (&[("ENAMEL_SYNC__TRANSACTION_ROWS", "many")], "sync.transaction_rows"),
             (&[("ENAMEL_SYNC__TDENTAL_WINDOW_AHEAD_DAYS", "5000")], "sync.tdental_window_ahead_days"),
             (&[("ENAMEL_SYNC__TDENTAL_WINDOW_BACK_DAYS", "-1")], "sync.tdental_window_back_days"),
         ];

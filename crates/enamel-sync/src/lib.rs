@@ -4,7 +4,9 @@
 //! dependency order, streams that do not depend on each other side by side. Each page's
 //! upserts, quarantined rows and checkpoint commit in one transaction (R4), so a crash
 //! anywhere resumes from the last committed page without loss or duplicates (upserts are
-//! idempotent, R1). Incremental streams read from the PMS's own clock (`serverDateTime`)
+//! idempotent, R1). Consecutive units of a pass may share that transaction, up to
+//! [`SyncConfig::rows_per_transaction`] rows and [`SyncConfig::transaction_time`]: a crash
+//! then re-reads at most the units of the transaction it interrupted. Incremental streams read from the PMS's own clock (`serverDateTime`)
 //! minus a lookback overlap, inclusively (R2, R3); the durable cursor advances only when a
 //! pass completes. A complete, uninterrupted full pass of a reconciled stream soft-deletes
 //! the rows the PMS no longer has, unless that would delete more than a configured share
@@ -17,7 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use enamel_domain::ids::ConnectionId;
@@ -56,6 +58,17 @@ pub struct SyncConfig {
     pub rows_per_unit: usize,
     /// Parents of a per-parent stream fetched together and written in one transaction.
     pub parents_per_unit: usize,
+    /// Units share one transaction while it holds fewer than this many rows (fetched or
+    /// remembered)… (0: every unit commits alone.) Each unit's checkpoint is written in the
+    /// transaction with its rows, so a crash rolls back to the last commit and resumes from
+    /// there. Fewer, larger commits write each index page touched by random keys once per
+    /// commit instead of once per unit: SQLite's write-ahead log and PostgreSQL's commits
+    /// shrink accordingly.
+    pub rows_per_transaction: usize,
+    /// …and while it is younger than this. A transaction also commits when the next unit
+    /// is not fetched by then, so a slow PMS never keeps it (and on SQLite the one writer)
+    /// waiting.
+    pub transaction_time: Duration,
     /// An incremental stream makes a full pass (re-reading everything and reconciling
     /// deletions) when its last one began this long before its last pass, by the PMS's
     /// clock: edits an incremental read cannot see (outside TDental's rolling window) and
@@ -80,6 +93,8 @@ impl Default for SyncConfig {
             pages_per_unit: 4,
             rows_per_unit: 4_000,
             parents_per_unit: 50,
+            rows_per_transaction: 10_000,
+            transaction_time: Duration::from_secs(1),
             sweep_every: Duration::from_secs(86_400),
             reuse_unchanged_pages: true,
             streams_at_once: None,
@@ -94,14 +109,18 @@ pub enum FailPoint {
     BeforeFetch,
     /// After a page is fetched, before anything is written.
     AfterFetch,
-    /// After a page and its checkpoint are committed.
+    /// After a page and its checkpoint are written in their transaction, before it commits
+    /// (when the transaction takes further pages, or commits once the next is fetched).
+    AfterWrite,
+    /// After a page and its checkpoint are committed (with the pages before it that shared
+    /// their transaction).
     AfterCommit,
 }
 
 /// Decides whether to fail at a point: (point, stream, page number from 0).
 pub type FailHook = Arc<dyn Fn(FailPoint, &str, usize) -> bool + Send + Sync>;
 
-/// Told after each committed page: (stream, rows fetched so far in this pass).
+/// Told after each page written: (stream, rows fetched so far in this pass).
 pub type PageHook = Arc<dyn Fn(&str, u64) + Send + Sync>;
 
 /// Optional hooks into a sync: failure injection (tests) and progress (the CLI).
@@ -109,7 +128,7 @@ pub type PageHook = Arc<dyn Fn(&str, u64) + Send + Sync>;
 pub struct Hooks {
     /// Fail at named points.
     pub fail: Option<FailHook>,
-    /// Progress after each committed page.
+    /// Progress after each page written (its transaction may commit later).
     pub on_page: Option<PageHook>,
 }
 
@@ -327,7 +346,14 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     let mut page_no = 0;
     // The next unit, fetched and prepared while the current one is written.
     let mut prefetched = None;
-    let ready = |progress: Progress, beside: Footprint| async move {
+    // The transaction open across units (see `SyncConfig::rows_per_transaction`): when it
+    // began, the rows of its units, and what they write (the next unit is prepared beside
+    // all of them, none committed yet).
+    let mut open: Option<enamel_store::Tx> = None;
+    let mut opened_at = Instant::now();
+    let mut open_rows: u64 = 0;
+    let mut beside = Arc::new(Footprint::default());
+    let ready = |progress: Progress, beside: Arc<Footprint>| async move {
         let (mut unit, parents_done) = reading.unit(&progress).await?;
         // Offset paging over a list that changes can return a row twice: keep its last copy.
         for batch in &mut unit.page.batches {
@@ -345,7 +371,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         injected(FailPoint::BeforeFetch, page_no)?;
         let (unit, parents_done, prepared) = match prefetched.take() {
             Some(unit) => unit?,
-            None => ready(progress.clone(), Footprint::default()).await?,
+            None => ready(progress.clone(), Arc::default()).await?,
         };
         let Unit { page, fresh, mut unremembered, same_pages, same_rows } = unit;
         // Batches from this one on are prepared in the transaction.
@@ -373,8 +399,16 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         } else {
             progress.offset = page.next_offset;
         }
+        let unit_rows = page.fetched as u64 + same_rows;
+        let continued = open.take();
+        if continued.is_none() {
+            opened_at = Instant::now();
+        }
         let write_unit = async {
-            let tx = store.begin().await.map_err(store_err)?;
+            let tx = match continued {
+                Some(tx) => tx,
+                None => store.begin().await.map_err(store_err)?,
+            };
             let mut quarantine: Vec<QuarantineEntry> = page
                 .quarantined
                 .iter()
@@ -520,21 +554,75 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
                     .await
                     .map_err(store_err)?;
             }
-            tx.commit().await.map_err(store_err)
+            Ok::<_, SyncError>(tx)
         };
-        if pass_complete {
-            write_unit.await?;
+        let commit = |tx: enamel_store::Tx| async move { tx.commit().await.map_err(store_err) };
+        let committed = if pass_complete {
+            let tx = write_unit.await?;
+            injected(FailPoint::AfterWrite, page_no)?;
+            commit(tx).await?;
+            true
         } else {
-            let beside = Footprint::of(&page, prepared_here);
-            let (written, next) = futures::future::join(write_unit, ready(progress.clone(), beside)).await;
-            written?;
-            prefetched = Some(next);
+            // The next unit is fetched and prepared while this one is written.
+            Arc::make_mut(&mut beside).absorb(Footprint::of(&page, prepared_here));
+            let mut next = std::pin::pin!(ready(progress.clone(), Arc::clone(&beside)));
+            let mut write_unit = std::pin::pin!(write_unit);
+            let (written, fetched) = match futures::future::select(write_unit.as_mut(), next.as_mut()).await {
+                futures::future::Either::Left((written, _)) => (written, None),
+                futures::future::Either::Right((fetched, _)) => (write_unit.as_mut().await, Some(fetched)),
+            };
+            open_rows += unit_rows;
+            let due = open_rows >= config.rows_per_transaction as u64 || opened_at.elapsed() >= config.transaction_time;
+            // The transaction commits when it is due, or when the next unit is not fetched
+            // before it would be: it is never held open waiting on the PMS.
+            let written = match written.and_then(|tx| injected(FailPoint::AfterWrite, page_no).map(|()| tx)) {
+                Ok(tx) => tx,
+                Err(e) => {
+                    if fetched.is_none() {
+                        let _ = next.as_mut().await;
+                    }
+                    return Err(e);
+                }
+            };
+            let (fetched, tx) = match fetched {
+                Some(fetched) => (fetched, Some(written)),
+                None => {
+                    let left =
+                        if due { Duration::ZERO } else { config.transaction_time.saturating_sub(opened_at.elapsed()) };
+                    match tokio::time::timeout(left, next.as_mut()).await {
+                        Ok(fetched) => (fetched, Some(written)),
+                        Err(_) => {
+                            let (done, fetched) = futures::future::join(commit(written), next.as_mut()).await;
+                            done?;
+                            (fetched, None)
+                        }
+                    }
+                }
+            };
+            prefetched = Some(fetched);
+            match tx {
+                Some(tx) if due => {
+                    commit(tx).await?;
+                    true
+                }
+                Some(tx) => {
+                    open = Some(tx);
+                    false
+                }
+                None => true,
+            }
+        };
+        if committed {
+            open_rows = 0;
+            beside = Arc::new(Footprint::default());
         }
         outcome.pages += 1;
         if let Some(on_page) = &hooks.on_page {
             on_page(stream, outcome.counts.fetched);
         }
-        injected(FailPoint::AfterCommit, page_no)?;
+        if committed {
+            injected(FailPoint::AfterCommit, page_no)?;
+        }
         page_no += 1;
         if pass_complete {
             break;

@@ -45,10 +45,10 @@ pub(crate) async fn prepare(
     dispatch!(batch, store, prepare_upsert, practice, source)
 }
 
-/// What a unit being written may change: the tables of its batches and their keys, whether
-/// it deletes rows the PMS reported deleted, and whether it prepares some of its batches in
-/// its transaction.
-#[derive(Debug, Default)]
+/// What the units being written (in one transaction, not committed yet) may change: the
+/// tables of their batches and their keys, whether they delete rows the PMS reported
+/// deleted, and whether they prepare some of their batches in their transaction.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Footprint {
     keys: HashMap<&'static str, HashSet<SourceKey>>,
     deletes: bool,
@@ -67,6 +67,15 @@ impl Footprint {
             keys.entry(batch.entity()).or_default().extend(batch.keys().into_iter().cloned());
         }
         Footprint { keys, deletes: !page.deleted.is_empty(), prepares_inside: prepared < page.batches.len() }
+    }
+
+    /// Adds what another unit of the same transaction may change.
+    pub(crate) fn absorb(&mut self, other: Footprint) {
+        for (table, keys) in other.keys {
+            self.keys.entry(table).or_default().extend(keys);
+        }
+        self.deletes |= other.deletes;
+        self.prepares_inside |= other.prepares_inside;
     }
 
     /// How many of `batches`, from the first, can be prepared while a unit with this

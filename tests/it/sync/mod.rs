@@ -135,12 +135,14 @@ async fn a_first_sync_copies_the_office_and_a_second_changes_nothing(store: Stor
 async fn a_crash_at_any_failure_point_resumes_to_the_same_store(store: Store) -> Result<()> {
     let sim = office().await;
     let client = client(&sim);
-    // One page (ten parents) per transaction: many units, so crashes fall mid-pass.
-    let config = SyncConfig { pages_per_unit: 1, parents_per_unit: 10, ..SyncConfig::default() };
+    // One page (ten parents) per unit and per transaction: many of them, so crashes fall
+    // mid-pass.
+    let config =
+        SyncConfig { pages_per_unit: 1, parents_per_unit: 10, rows_per_transaction: 0, ..SyncConfig::default() };
     let (clean, clean_conn) = connected(&store, "Clean").await?;
     sync_once(target(&store, &client, clean, clean_conn, &config, &Hooks::default())).await.map_err(|(_, e)| e)?;
     let want = fingerprint(&store, clean).await?;
-    for point in [FailPoint::BeforeFetch, FailPoint::AfterFetch, FailPoint::AfterCommit] {
+    for point in [FailPoint::BeforeFetch, FailPoint::AfterFetch, FailPoint::AfterWrite, FailPoint::AfterCommit] {
         for (stream, page) in [
             ("patients", 1),
             ("procedurelogs", 2),

@@ -146,6 +146,7 @@ async fn a_stop_abandons_the_pass_and_the_next_holder_resumes_it(store: Store) -
     let (stop, stopped) = watch::channel(false);
     let mut a = replica(&store, "replica-a", Duration::from_secs(30));
     a.config.pages_per_unit = 1;
+    a.config.rows_per_transaction = 0;
     let step = tokio::spawn({
         let (a, mine) = (a.clone(), mine.clone());
         async move { a.step(std::slice::from_ref(&mine), &stopped).await }

@@ -172,7 +172,57 @@ backend_tests!(
     expired_tokens_renew_and_bad_passwords_fail_clearly,
     open_dental_and_tdental_practices_stay_isolated,
     a_crash_mid_branch_resumes_to_the_same_store,
+    a_transaction_commits_rather_than_wait_on_a_slow_pms,
 );
+
+/// Units share a transaction, but not while the PMS keeps the next one waiting: the open
+/// transaction commits at its deadline (on SQLite it holds the one writer).
+async fn a_transaction_commits_rather_than_wait_on_a_slow_pms(store: Store) -> Result<()> {
+    use enamel_sim::faults::{FaultKind, FaultSpec};
+    use enamel_sync::{FailHook, FailPoint, PageHook};
+    let sim = tenant().await;
+    let mut config = TdConfig::new(sim.api_url(), "admin", "admin");
+    let control = sim.control.clone();
+    config.clock = Arc::new(move || control.now());
+    config.page_size = 20;
+    let client = TdClient::new(config)?;
+    // Never due by rows; due by time only well after a few small units are written.
+    let deadline = Duration::from_secs(1);
+    let sync_config = SyncConfig {
+        pages_per_unit: 1,
+        rows_per_transaction: usize::MAX,
+        transaction_time: deadline,
+        ..SyncConfig::default()
+    };
+    let at = connected(&store, "Slow").await?;
+    // Once the first unit of appointments is written (and the second fetched), the next
+    // page answers four times later than the deadline.
+    let slowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let faults = sim.control.clone();
+    let on_page: PageHook = Arc::new(move |stream, _| {
+        if stream == "appointments" && !slowed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            faults.inject(FaultSpec::times(FaultKind::Slow { millis: 4_000 }, 1).on("/api/Appointments"));
+        }
+    });
+    let commits: Arc<std::sync::Mutex<Vec<usize>>> = Arc::default();
+    let seen = Arc::clone(&commits);
+    let fail: FailHook = Arc::new(move |point, stream, page| {
+        if point == FailPoint::AfterCommit && stream == "appointments" {
+            seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(page);
+        }
+        false
+    });
+    let started = std::time::Instant::now();
+    sync_once(target(&store, &client, at, &sync_config, &Hooks { fail: Some(fail), on_page: Some(on_page) }))
+        .await
+        .map_err(|(_, e)| e)?;
+    ensure!(started.elapsed() >= Duration::from_secs(4), "the slow answer was served");
+    let commits = commits.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    // The transaction of units 0 and 1 commits at its deadline while unit 2 is fetched,
+    // not with the rest at the end of the pass.
+    ensure!(commits.first() == Some(&1) && commits.len() >= 2, "appointments committed after units {commits:?}");
+    Ok(())
+}
 
 async fn a_crash_mid_branch_resumes_to_the_same_store(store: Store) -> Result<()> {
     use enamel_sync::{FailHook, FailPoint};
@@ -183,17 +233,41 @@ async fn a_crash_mid_branch_resumes_to_the_same_store(store: Store) -> Result<()
     config.clock = Arc::new(move || control.now());
     config.page_size = 20;
     let client = TdClient::new(config)?;
-    let sync_config = SyncConfig { pages_per_unit: 1, ..SyncConfig::default() };
+    // Units share transactions of at least 50 rows (three 20-row pages), committed by rows
+    // alone (never by time here), so a crash can fall between a group's commits.
+    let sync_config = SyncConfig {
+        pages_per_unit: 1,
+        rows_per_transaction: 50,
+        transaction_time: Duration::from_secs(3_600),
+        ..SyncConfig::default()
+    };
     let clean = connected(&store, "Clean").await?;
-    sync(&store, &client, clean, &sync_config).await?;
+    // Units written and transactions committed, counted through the hook that never fails.
+    let counted: Arc<std::sync::Mutex<HashMap<FailPoint, usize>>> = Arc::default();
+    let counter = Arc::clone(&counted);
+    let count: FailHook = Arc::new(move |p, s, _| {
+        if s == "customerreceipts" {
+            *counter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(p).or_default() += 1;
+        }
+        false
+    });
+    sync_once(target(&store, &client, clean, &sync_config, &Hooks { fail: Some(count), on_page: None }))
+        .await
+        .map_err(|(_, e)| e)?;
+    let counted = counted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let (written, commits) = (counted[&FailPoint::AfterWrite], counted[&FailPoint::AfterCommit]);
+    ensure!(written >= 6 && commits >= 2 && commits * 2 < written, "{written} units in {commits} transactions");
     let want = fingerprint(&store, clean.0).await?;
     for (point, stream, page) in [
+        // The first commit at or after the third unit, and a unit written in a transaction
+        // that never commits (the group's earlier units roll back with it).
         (FailPoint::AfterCommit, "customerreceipts", 2),
+        (FailPoint::AfterWrite, "customerreceipts", 4),
         (FailPoint::AfterFetch, "saleorderlines", 3),
         (FailPoint::BeforeFetch, "partners", 1),
     ] {
         let at = connected(&store, &format!("{point:?} {stream}")).await?;
-        let hook: FailHook = Arc::new(move |p, s, n| p == point && s == stream && n == page);
+        let hook: FailHook = Arc::new(move |p, s, n| p == point && s == stream && n >= page);
         let hooks = Hooks { fail: Some(hook), on_page: None };
         let crashed = sync_once(target(&store, &client, at, &sync_config, &hooks)).await;
         ensure!(matches!(crashed, Err((_, SyncError::Injected { .. }))), "the injected failure stops the sync");
