@@ -181,12 +181,13 @@ impl Store {
                         // sqlx's default of 100 of them cost the TDental sync 20–35 MiB.
                         .statement_cache_capacity(if writer { WRITER_STATEMENTS } else { 100 })
                         // 32 MiB of page cache for the writer (the default is 2 MiB): a first
-                        // sync inserts keys all over the unique index. 8 MiB for each pooled
-                        // reader: the operating system caches the file behind them, and a
-                        // reader's cache lives as long as the writer does not commit, so
-                        // with the sync's long transactions four 32 MiB caches filled up
-                        // (36 MiB more peak memory in a TDental first sync, no faster).
-                        .pragma("cache_size", if writer { "-32768" } else { "-8192" })
+                        // sync inserts keys all over the unique index (64 MiB was no faster).
+                        // The default 2 MiB for each pooled reader: the operating system
+                        // caches the file behind them, and a reader's cache lives as long as
+                        // the writer does not commit, so with the sync's longer transactions
+                        // four 32 MiB caches filled up (25–45 MiB more peak memory in a
+                        // TDental first sync, and no faster than 2 MiB ones).
+                        .pragma("cache_size", if writer { "-32768" } else { "-2048" })
                         .pragma("temp_store", "memory")
                         .pragma("wal_autocheckpoint", if writer { wal::WRITER_AUTOCHECKPOINT } else { "1000" })
                 });

@@ -40,6 +40,15 @@ fn client(sim: &SimHandle) -> TdClient {
     client_with(sim, "admin", None)
 }
 
+/// A client asking for pages of 20 rows: many units per stream.
+fn small_pages(sim: &SimHandle) -> Result<TdClient> {
+    let mut config = TdConfig::new(sim.api_url(), "admin", "admin");
+    let control = sim.control.clone();
+    config.clock = Arc::new(move || control.now());
+    config.page_size = 20;
+    Ok(TdClient::new(config)?)
+}
+
 async fn connected(store: &Store, name: &str) -> Result<(PracticeId, ConnectionId)> {
     let p = store
         .create_practice(NewPractice {
@@ -181,11 +190,7 @@ async fn a_transaction_commits_rather_than_wait_on_a_slow_pms(store: Store) -> R
     use enamel_sim::faults::{FaultKind, FaultSpec};
     use enamel_sync::{FailHook, FailPoint, PageHook};
     let sim = tenant().await;
-    let mut config = TdConfig::new(sim.api_url(), "admin", "admin");
-    let control = sim.control.clone();
-    config.clock = Arc::new(move || control.now());
-    config.page_size = 20;
-    let client = TdClient::new(config)?;
+    let client = small_pages(&sim)?;
     // Never due by rows; due by time only well after a few small units are written.
     let deadline = Duration::from_secs(1);
     let sync_config = SyncConfig {
@@ -227,12 +232,8 @@ async fn a_transaction_commits_rather_than_wait_on_a_slow_pms(store: Store) -> R
 async fn a_crash_mid_branch_resumes_to_the_same_store(store: Store) -> Result<()> {
     use enamel_sync::{FailHook, FailPoint};
     let sim = tenant().await;
-    // Small pages, one page per transaction: branches span several units.
-    let mut config = TdConfig::new(sim.api_url(), "admin", "admin");
-    let control = sim.control.clone();
-    config.clock = Arc::new(move || control.now());
-    config.page_size = 20;
-    let client = TdClient::new(config)?;
+    // Small pages, one page per unit: branches span several units.
+    let client = small_pages(&sim)?;
     // Units share transactions of at least 50 rows (three 20-row pages), committed by rows
     // alone (never by time here), so a crash can fall between a group's commits.
     let sync_config = SyncConfig {
