@@ -223,9 +223,10 @@ async fn a_transaction_commits_rather_than_wait_on_a_slow_pms(store: Store) -> R
         .map_err(|(_, e)| e)?;
     ensure!(started.elapsed() >= Duration::from_secs(4), "the slow answer was served");
     let commits = commits.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    // The transaction of units 0 and 1 commits at its deadline while unit 2 is fetched,
-    // not with the rest at the end of the pass.
-    ensure!(commits.first() == Some(&1) && commits.len() >= 2, "appointments committed after units {commits:?}");
+    // The transaction holding unit 1 commits at its deadline while unit 2 is fetched, not
+    // with unit 2 once it comes (a machine slow enough to make unit 0's transaction due by
+    // itself commits after unit 0 too).
+    ensure!(commits.contains(&1) && commits.len() >= 2, "appointments committed after units {commits:?}");
     Ok(())
 }
 
