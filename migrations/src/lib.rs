@@ -18,6 +18,7 @@ mod m20261121_000007_raw_payload_compression;
 mod m20261121_000008_sync_page_memo;
 mod m20261122_000009_synced_rows_unchecked_practice;
 mod m20261122_000010_sqlite_synced_rows_unchecked_practice;
+mod m20261207_000011_deferred_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_sync_page_memo::Migration),
             Box::new(m20261122_000009_synced_rows_unchecked_practice::Migration),
             Box::new(m20261122_000010_sqlite_synced_rows_unchecked_practice::Migration),
+            Box::new(m20261207_000011_deferred_index::Migration),
         ]
     }
 }

@@ -213,6 +213,10 @@ pub(crate) struct SyncSection {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "String")]
     pub(crate) transaction_time: Duration,
+    /// A first sync into a table with no rows at all sets its lookup indexes aside and
+    /// creates them when the stream's pass ends (faster than inserting every row into
+    /// them); meanwhile API reads of that table scan it. `false` keeps them.
+    pub(crate) defer_indexes: bool,
     /// TDental has no change stamps: an incremental pass re-reads the business dates from
     /// this many days before the office's clock (edits older than that wait for the sweep)…
     pub(crate) tdental_window_back_days: u32,
@@ -310,6 +314,7 @@ impl Default for SyncSection {
             max_delete_share: engine.max_delete_share,
             transaction_rows: engine.rows_per_transaction,
             transaction_time: engine.transaction_time,
+            defer_indexes: engine.defer_indexes,
             tdental_window_back_days: PmsSettings::default().window_back_days,
             tdental_window_ahead_days: PmsSettings::default().window_ahead_days,
         }
@@ -429,6 +434,7 @@ impl Config {
             max_delete_share: self.sync.max_delete_share,
             rows_per_transaction: self.sync.transaction_rows,
             transaction_time: self.sync.transaction_time,
+            defer_indexes: self.sync.defer_indexes,
             ..enamel_sync::SyncConfig::default()
         }
     }
@@ -687,6 +693,8 @@ mod tests {
         let vars = [("ENAMEL_SYNC__TRANSACTION_ROWS", "0"), ("ENAMEL_SYNC__TRANSACTION_TIME", "250ms")];
         let engine = load(&env(&vars))?.sync_engine();
         assert_eq!((engine.rows_per_transaction, engine.transaction_time), (0, Duration::from_millis(250)));
+        assert!(engine.defer_indexes, "indexes are deferred by default");
+        assert!(!load(&env(&[("ENAMEL_SYNC__DEFER_INDEXES", "false")]))?.sync_engine().defer_indexes);
         Ok(())
     }
 

@@ -45,6 +45,11 @@ pub(crate) async fn serve(config: Config) -> Result<()> {
         None => None,
     };
     let store = crate::commands::open_migrated(config.database_url.expose()).await?;
+    // Lookup indexes a first sync deferred and a process that died never created again.
+    let restored = store.restore_all_indexes().await.context("creating deferred indexes again")?;
+    if !restored.is_empty() {
+        tracing::warn!(indexes = ?restored, "created lookup indexes an interrupted first sync had deferred");
+    }
     let holder = crate::writeback::replica_name();
     let directory = key.map(|key| Arc::new(StoredConnections::new(store.clone(), key, config.pms_settings())));
     let queue = directory.as_ref().map(|d| {

@@ -32,6 +32,7 @@ use sea_orm::{
 mod api_key;
 mod changes;
 mod column;
+mod deferred_index;
 mod error;
 mod integrity;
 mod key_ids;
@@ -55,6 +56,7 @@ mod write_back;
 
 pub use changes::{Change, Topic};
 pub use column::CellValue;
+pub use deferred_index::DeferredIndex;
 pub use error::{Result, StoreError, redact_url};
 pub use integrity::DanglingReferences;
 pub use phi_access::PhiAccessFilter;
@@ -73,7 +75,7 @@ pub use tree::{TreeNode, TreeRoot, TreeRow, TreeValue};
 
 /// The record type of the rows of table `T` (`RecordOf<PatientId>` = `Patient`).
 pub type RecordOf<T> = <T as table::sealed::TableDef>::Record;
-pub use upsert::{Prepared, Rejected, UpsertReport, content_hash};
+pub use upsert::{Absent, Prepared, Rejected, UpsertReport, content_hash};
 pub use write_back::{Expect, NewWriteBack, Proposed, Transition, WriteBackFilter};
 
 /// The database behind a store.
@@ -285,7 +287,7 @@ impl Store {
     /// Commits `tx`, announcing `change` to every replica.
     async fn commit_announcing(&self, tx: Tx, change: Change) -> Result<()> {
         if self.backend == Backend::Postgres {
-            changes::notify_in(&tx.txn, change).await?;
+            changes::notify_in(&tx.txn.txn, change).await?;
             tx.commit().await
         } else {
             tx.commit().await?;
@@ -344,7 +346,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<Option<LeaseToken>> {
         let tx = self.begin().await?;
-        let token = sync_lease::acquire(&tx.txn, practice, connection, stream, holder, ttl).await?;
+        let token = sync_lease::acquire(&tx.txn.txn, practice, connection, stream, holder, ttl).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -445,8 +447,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::Invalid(format!("beginning a transaction failed: {e}")))??;
         Ok(Tx {
-            txn,
-            _writer: guard,
+            txn: Arc::new(Open { txn, _writer: guard }),
             checkpointer: self.checkpointer.clone(),
             key_ids: Arc::clone(&self.key_ids),
             learnt: key_ids::Learnt::default(),
@@ -513,7 +514,7 @@ impl Store {
         let tx = self.begin().await?;
         let n = blobs.len();
         for (practice, id, blob) in blobs {
-            practice::set_credentials(&tx.txn, practice, id, blob).await?;
+            practice::set_credentials(&tx.txn.txn, practice, id, blob).await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -548,7 +549,7 @@ impl Store {
             return same(found);
         }
         let tx = self.begin().await?;
-        match write_back::insert(&tx.txn, &new).await? {
+        match write_back::insert(&tx.txn.txn, &new).await? {
             Some(created) => {
                 self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(new.practice_id) }).await?;
                 Ok(Proposed::Created(created))
@@ -575,7 +576,7 @@ impl Store {
         transition: &Transition,
     ) -> Result<WriteBack> {
         let tx = self.begin().await?;
-        let after = write_back::transition(&tx.txn, practice, id, expect, transition).await?;
+        let after = write_back::transition(&tx.txn.txn, practice, id, expect, transition).await?;
         self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(after.practice_id) }).await?;
         Ok(after)
     }
@@ -590,7 +591,7 @@ impl Store {
         lease_until: DateTime<Utc>,
     ) -> Result<Option<WriteBack>> {
         let tx = self.begin().await?;
-        let Some(id) = write_back::next_due(&tx.txn, now).await? else {
+        let Some(id) = write_back::next_due(&tx.txn.txn, now).await? else {
             tx.rollback().await?;
             return Ok(None);
         };
@@ -601,7 +602,7 @@ impl Store {
             enamel_domain::writeback::WriteBackState::Approved,
             enamel_domain::writeback::WriteBackState::NeedsReconciliation,
         ];
-        match write_back::transition(&tx.txn, None, id, Expect { states: &states, lease_owner: None }, &t).await {
+        match write_back::transition(&tx.txn.txn, None, id, Expect { states: &states, lease_owner: None }, &t).await {
             Ok(claimed) => {
                 self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(claimed.practice_id) })
                     .await?;
@@ -692,6 +693,66 @@ impl Store {
         Ok(())
     }
 
+    // Deferred indexes (see the `deferred_index` module).
+
+    /// Drops the lookup indexes (`ix_…`) of a synced table that has no row at all, of any
+    /// practice, recording in the same transaction how to create each again; `by` names the
+    /// deferrer (the sync's connection and stream). A first sync loads such a table faster
+    /// and then calls [`Store::restore_indexes`]. Returns the names dropped: none when the
+    /// table has rows or nothing is left to drop. An error (on PostgreSQL, the table's lock
+    /// not granted within 5 s) drops nothing.
+    pub async fn defer_indexes(&self, table: &str, by: &str) -> Result<Vec<String>> {
+        let table = deferred_index::synced_table(table)?;
+        // Most tables have rows: told without a transaction (nor, on SQLite, the writer).
+        if deferred_index::has_rows(&self.db, table).await? {
+            return Ok(Vec::new());
+        }
+        let tx = self.begin().await?;
+        let deferred = deferred_index::defer(&tx.txn.txn, table, by).await;
+        tx.settle(deferred).await
+    }
+
+    /// Creates again, in one transaction, the indexes `by` deferred on `table`, and forgets
+    /// them. Returns their names (none when nothing was deferred).
+    pub async fn restore_indexes(&self, table: &str, by: &str) -> Result<Vec<String>> {
+        self.restore_recorded(Some(table), Some(by)).await
+    }
+
+    /// Creates again every index recorded as deferred, whoever deferred it: those a process
+    /// that died left behind. `enamel serve` calls it at start-up; a first sync still running
+    /// elsewhere only loses the speed of its deferral.
+    pub async fn restore_all_indexes(&self) -> Result<Vec<String>> {
+        self.restore_recorded(None, None).await
+    }
+
+    async fn restore_recorded(&self, table: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
+        // Most calls find nothing: no transaction then.
+        if deferred_index::recorded(&self.db, table, by).await?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self.begin().await?;
+        let work = async {
+            let recorded = deferred_index::recorded(&tx.txn.txn, table, by).await?;
+            for (index, definition) in &recorded {
+                deferred_index::restore(&tx.txn.txn, index, definition).await?;
+            }
+            Ok::<_, StoreError>(recorded.into_iter().map(|(index, _)| index.name).collect())
+        };
+        let restored = work.await;
+        tx.settle(restored).await
+    }
+
+    /// The indexes recorded as deferred, by name.
+    pub async fn deferred_indexes(&self) -> Result<Vec<DeferredIndex>> {
+        Ok(deferred_index::recorded(&self.db, None, None).await?.into_iter().map(|(index, _)| index).collect())
+    }
+
+    /// The names of a synced table's lookup indexes as the database has them now.
+    pub async fn lookup_indexes(&self, table: &str) -> Result<Vec<String>> {
+        let table = deferred_index::synced_table(table)?;
+        Ok(deferred_index::lookup_indexes(&self.db, table).await?.into_iter().map(|(name, _)| name).collect())
+    }
+
     // PHI access events.
 
     /// Records that a response returned these patients' data (the API calls it before it
@@ -771,7 +832,21 @@ impl Store {
         source: Source,
         rows: &[SyncRow<R>],
     ) -> Result<Prepared> {
-        upsert::prepare(&self.db, &self.key_ids, practice, source, rows).await
+        upsert::prepare(&self.db, &self.key_ids, practice, source, rows, &upsert::none_absent).await
+    }
+
+    /// As [`Store::prepare_upsert`], told which keys are certainly not stored: their rows
+    /// are not looked for, and rows with them are new. A first sync into a scope that held
+    /// no row knows the keys it has not written yet. A key wrongly said absent makes the
+    /// write fail on the unique key, never store a row twice.
+    pub async fn prepare_upsert_absent<R: Upsert>(
+        &self,
+        practice: PracticeId,
+        source: Source,
+        rows: &[SyncRow<R>],
+        absent: &Absent<'_>,
+    ) -> Result<Prepared> {
+        upsert::prepare(&self.db, &self.key_ids, practice, source, rows, absent).await
     }
 
     /// Upserts a batch in its own transaction. See [`Tx::upsert`].
@@ -892,6 +967,15 @@ impl Store {
         quarantine::list(&self.db, practice, limit).await
     }
 
+    /// Whether the synced table `table` holds any row, live or deleted, of the practice from
+    /// `source` whose key starts with `scope` (a stream's key prefix, "" for all). A full
+    /// pass over a scope that held none has nothing to reconcile: every row in it then is
+    /// one the pass wrote.
+    pub async fn any_in_scope(&self, table: &str, practice: PracticeId, source: Source, scope: &str) -> Result<bool> {
+        let table = deferred_index::synced_table(table)?;
+        reconcile::any_in_scope(&self.db, table, practice, source, scope).await
+    }
+
     /// Whether a stream of a connection has quarantined rows that no sync has stored since.
     pub async fn has_unresolved_quarantine(
         &self,
@@ -982,8 +1066,9 @@ fn postgres_admin_url(url: &str) -> Result<(String, String)> {
 
 /// A transaction the caller controls. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
-    txn: DatabaseTransaction,
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Shared with a batch's statements while they run on a task of their own
+    /// ([`Tx::write_prepared`]).
+    txn: Arc<Open>,
     checkpointer: Option<Arc<wal::Checkpointer>>,
     key_ids: Arc<key_ids::KeyIds>,
     /// Ids learnt in this transaction, shared with the store's later ones when it commits.
@@ -991,6 +1076,12 @@ pub struct Tx {
     /// A batch's statements failed part-way: the transaction can only roll back. (On SQLite
     /// a failed `INSERT OR FAIL` keeps the rows it wrote before the failure.)
     failed: std::sync::atomic::AtomicBool,
+}
+
+/// An open transaction and, on SQLite, the one writer's lock, released after it ends.
+struct Open {
+    txn: DatabaseTransaction,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {
@@ -1004,15 +1095,28 @@ impl Tx {
         source: Source,
         rows: &[SyncRow<R>],
     ) -> Result<UpsertReport> {
-        let prepared = upsert::prepare(&self.txn, &self.key_ids, practice, source, rows).await?;
+        let prepared =
+            upsert::prepare(&self.txn.txn, &self.key_ids, practice, source, rows, &upsert::none_absent).await?;
         self.write_prepared(prepared).await
     }
 
     /// Writes a batch prepared by [`Store::prepare_upsert`]. Rows new when it was prepared
     /// are inserted without looking for a conflict: if another transaction stored one of
     /// their keys meanwhile, this one fails on the unique key rather than write it twice.
+    ///
+    /// The statements are built and run on a task of their own, so that they keep the
+    /// database busy while the caller's task does other work (the sync prepares the next
+    /// unit meanwhile). Dropped before they are done, they run to their end and the
+    /// transaction then rolls back.
     pub async fn write_prepared(&self, prepared: Prepared) -> Result<UpsertReport> {
-        let written = upsert::write_prepared(&self.txn, &self.learnt, prepared).await;
+        let open = Arc::clone(&self.txn);
+        let written = upsert::write_prepared(&self.learnt, prepared, |statements| async move {
+            tokio::spawn(async move { sql::pipelined(&open.txn, statements).await })
+                .await
+                .map_err(|e| StoreError::Invalid(format!("writing a batch failed: {e}")))?
+                .map_err(StoreError::from)
+        })
+        .await;
         if written.is_err() {
             self.failed.store(true, Ordering::Relaxed);
         }
@@ -1030,7 +1134,7 @@ impl Tx {
         present: &(impl KeySet + ?Sized),
         max_share: f64,
     ) -> Result<SoftDelete> {
-        reconcile::soft_delete_absent::<T, _>(&self.txn, practice, source, scope, present, max_share).await
+        reconcile::soft_delete_absent::<T, _>(&self.txn.txn, practice, source, scope, present, max_share).await
     }
 
     /// Soft-deletes the live rows of `T` from `source` with these PMS keys (deletions the PMS
@@ -1041,7 +1145,7 @@ impl Tx {
         source: Source,
         keys: &[SourceKey],
     ) -> Result<u64> {
-        reconcile::soft_delete_keys::<T, _>(&self.txn, practice, source, keys).await
+        reconcile::soft_delete_keys::<T, _>(&self.txn.txn, practice, source, keys).await
     }
 
     /// Saves a stream's checkpoint; it lands with the rest of the transaction.
@@ -1053,7 +1157,7 @@ impl Tx {
         cursor: Option<serde_json::Value>,
         progress: Option<serde_json::Value>,
     ) -> Result<()> {
-        sync_state::save_checkpoint(&self.txn, practice, connection, stream, cursor, progress).await
+        sync_state::save_checkpoint(&self.txn.txn, practice, connection, stream, cursor, progress).await
     }
 
     /// Quarantines rows that could not be mapped or stored; it lands with the transaction.
@@ -1063,7 +1167,7 @@ impl Tx {
         connection: ConnectionId,
         entries: &[QuarantineEntry],
     ) -> Result<()> {
-        quarantine::record(&self.txn, practice, connection, entries).await
+        quarantine::record(&self.txn.txn, practice, connection, entries).await
     }
 
     /// Marks quarantined keys of a stream resolved, once they have been stored.
@@ -1074,7 +1178,7 @@ impl Tx {
         stream: &str,
         keys: &[String],
     ) -> Result<u64> {
-        quarantine::resolve(&self.txn, practice, connection, stream, keys).await
+        quarantine::resolve(&self.txn.txn, practice, connection, stream, keys).await
     }
 
     /// Remembers pages whose rows all landed in this transaction (see [`PageMemo`]),
@@ -1086,7 +1190,7 @@ impl Tx {
         stream: &str,
         memos: &[PageMemo],
     ) -> Result<()> {
-        page_memo::save(&self.txn, practice, connection, stream, memos).await
+        page_memo::save(&self.txn.txn, practice, connection, stream, memos).await
     }
 
     /// Forgets what was remembered of these pages of a stream (all of them when `pages` is
@@ -1098,7 +1202,7 @@ impl Tx {
         stream: &str,
         pages: Option<&[String]>,
     ) -> Result<u64> {
-        page_memo::forget(&self.txn, practice, connection, stream, pages).await
+        page_memo::forget(&self.txn.txn, practice, connection, stream, pages).await
     }
 
     /// Reads a stream's checkpoint inside the transaction.
@@ -1108,17 +1212,19 @@ impl Tx {
         connection: ConnectionId,
         stream: &str,
     ) -> Result<Option<Checkpoint>> {
-        sync_state::checkpoint(&self.txn, practice, connection, stream).await
+        sync_state::checkpoint(&self.txn.txn, practice, connection, stream).await
     }
 
     /// Commits; a transaction in which a batch failed to write rolls back instead, with an
     /// error.
     pub async fn commit(self) -> Result<()> {
+        let open =
+            Arc::try_unwrap(self.txn).map_err(|_| StoreError::Invalid("a batch is still being written".into()))?;
         if self.failed.load(Ordering::Relaxed) {
-            self.txn.rollback().await?;
+            open.txn.rollback().await?;
             return Err(StoreError::Invalid("a batch failed to write in this transaction: it was rolled back".into()));
         }
-        self.txn.commit().await?;
+        open.txn.commit().await?;
         self.key_ids.share(self.learnt);
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.nudge();
@@ -1126,9 +1232,25 @@ impl Tx {
         Ok(())
     }
 
+    /// Commits if the work done in it succeeded, else rolls back; returns its outcome.
+    async fn settle<T>(self, outcome: Result<T>) -> Result<T> {
+        match outcome {
+            Ok(value) => {
+                self.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
     /// Rolls back.
     pub async fn rollback(self) -> Result<()> {
-        self.txn.rollback().await?;
+        let open =
+            Arc::try_unwrap(self.txn).map_err(|_| StoreError::Invalid("a batch is still being written".into()))?;
+        open.txn.rollback().await?;
         Ok(())
     }
 }

@@ -46,6 +46,32 @@ pub enum SoftDelete {
     },
 }
 
+/// Whether the synced table `table` holds any row (live or deleted) of the practice from
+/// `source` whose key starts with `scope`.
+pub(crate) async fn any_in_scope<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    practice: PracticeId,
+    source: Source,
+    scope: &str,
+) -> Result<bool> {
+    use sea_orm::{DbBackend, Statement, Value};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT 1 AS one FROM \"{table}\" WHERE practice_id = $1 AND source = $2 \
+             AND substr(source_id, 1, $3) = $4 LIMIT 1"
+        ),
+        _ => format!(
+            "SELECT 1 AS one FROM \"{table}\" WHERE practice_id = ? AND source = ? \
+             AND substr(source_id, 1, ?) = ? LIMIT 1"
+        ),
+    };
+    let values: [Value; 4] =
+        [practice.uuid().into(), source.as_ref().into(), (scope.chars().count() as i32).into(), scope.into()];
+    Ok(db.query_one(Statement::from_sql_and_values(backend, sql, values)).await?.is_some())
+}
+
 /// Marks deleted every live row of `T` from `source` whose key starts with `scope` (the
 /// stream's key prefix, "" for all) and is not in `present` (the complete key set of a full
 /// pass). Refuses, changing nothing, when that would delete more than `max_share` (0.0–1.0)

@@ -13,7 +13,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::key_ids::{KeyIds, Learnt, Scope};
-use crate::sql::{OnConflictUpdate, Statements, insert_statements, pipelined, rows_by_keys};
+use crate::sql::{OnConflictUpdate, Statements, insert_statements, rows_by_keys};
 use crate::table::sealed::{TableDef, UpsertDef};
 use crate::table::{Common, RefKeys, Resolved, RowHead, Unresolved};
 use crate::{Result, StoreError, raw};
@@ -69,6 +69,14 @@ pub fn content_hash<T: Serialize>(data: &T) -> Result<i64> {
     Ok(xxhash_rust::xxh3::xxh3_64(&bytes) as i64)
 }
 
+/// Tells keys certainly not stored (their rows are not looked for) from the others.
+pub type Absent<'a> = dyn Fn(&SourceKey) -> bool + Sync + 'a;
+
+/// No key is known to be absent.
+pub(crate) fn none_absent(_: &SourceKey) -> bool {
+    false
+}
+
 struct Existing {
     id: Uuid,
     hash: i64,
@@ -119,6 +127,7 @@ pub(crate) async fn prepare<R, C>(
     practice: PracticeId,
     source: Source,
     rows: &[SyncRow<R>],
+    absent: &Absent<'_>,
 ) -> Result<Prepared>
 where
     R: UpsertDef,
@@ -135,7 +144,7 @@ where
     }
     let scope = Scope { practice, source, table };
     // The rows' hashes are computed here while the database looks up the stored ones.
-    let (existing, hashes) = futures::future::join(existing::<R::Id, C>(db, practice, source, &rows), async {
+    let (existing, hashes) = futures::future::join(existing::<R::Id, C>(db, practice, source, &rows, absent), async {
         rows.iter().map(|row| content_hash(&row.data)).collect::<Result<Vec<i64>>>()
     })
     .await;
@@ -204,13 +213,13 @@ where
 }
 
 /// Writes a prepared batch in `db` (a transaction); what it learnt goes to `learnt`.
-pub(crate) async fn write_prepared<C: ConnectionTrait>(
-    db: &C,
-    learnt: &Learnt,
-    prepared: Prepared,
-) -> Result<UpsertReport> {
+pub(crate) async fn write_prepared<F, Fut>(learnt: &Learnt, prepared: Prepared, run: F) -> Result<UpsertReport>
+where
+    F: FnOnce(Statements<'static>) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
     let Prepared { scope, report, learnt: read, inserted, statements, .. } = prepared;
-    pipelined(db, statements).await?;
+    run(statements).await?;
     learnt.absorb(read);
     if let Some(scope) = scope {
         learnt.note(scope, inserted.iter().map(|(key, id)| (key.as_str(), *id)));
@@ -239,9 +248,10 @@ async fn existing<T: TableDef, C: ConnectionTrait>(
     practice: PracticeId,
     source: Source,
     rows: &[&SyncRow<impl Sized>],
+    absent: &Absent<'_>,
 ) -> Result<HashMap<String, Existing>> {
     let mut out = HashMap::with_capacity(rows.len());
-    let keys: Vec<&str> = rows.iter().map(|r| r.source_id.as_str()).collect();
+    let keys: Vec<&str> = rows.iter().filter(|r| !absent(&r.source_id)).map(|r| r.source_id.as_str()).collect();
     for chunk in keys.chunks(KEY_CHUNK) {
         let found = rows_by_keys(
             db,

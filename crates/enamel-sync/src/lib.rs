@@ -82,6 +82,11 @@ pub struct SyncConfig {
     /// the declared order, one stream at a time. `None`: as many as the store writes well
     /// at once ([`streams_at_once`]).
     pub streams_at_once: Option<usize>,
+    /// A pass whose stream's table has no row at all (a first sync) sets its lookup
+    /// indexes aside and creates them again when it ends
+    /// ([`enamel_store::Store::defer_indexes`]): building an index once from sorted rows
+    /// costs less than inserting every row into it.
+    pub defer_indexes: bool,
 }
 
 impl Default for SyncConfig {
@@ -98,6 +103,7 @@ impl Default for SyncConfig {
             sweep_every: Duration::from_secs(86_400),
             reuse_unchanged_pages: true,
             streams_at_once: None,
+            defer_indexes: true,
         }
     }
 }
@@ -261,8 +267,21 @@ pub async fn sync_stream(target: Target<'_>, spec: &StreamSpec) -> Result<Stream
     let Target { store, practice, connection, .. } = target;
     let stream = spec.name;
     let store_err = |source| SyncError::Store { stream: stream.to_owned(), source };
+    let deferred = defer_indexes(target, spec).await.map_err(store_err)?;
     let run = store.start_run(practice, connection, stream).await.map_err(store_err)?;
-    let result = pass(target, spec).await;
+    let mut result = pass(target, spec).await;
+    // An injected failure stands for a dead process: its indexes stay deferred, for the
+    // stream's next pass to create.
+    if deferred && !matches!(result, Err(SyncError::Injected { .. })) {
+        let restored = store.restore_indexes(spec.entity, &deferrer(target, spec)).await;
+        match (&result, restored) {
+            (_, Ok(names)) => {
+                tracing::info!(%connection, stream, table = spec.entity, indexes = names.len(), "lookup indexes created")
+            }
+            (Ok(_), Err(e)) => result = Err(store_err(e)),
+            (Err(_), Err(e)) => tracing::error!(%connection, stream, error = %e, "deferred indexes not created again"),
+        }
+    }
     match &result {
         Ok(outcome) => store.finish_run(practice, run, outcome.counts, None).await.map_err(store_err)?,
         // An injected failure stands for a dead process: nobody records the run's end.
@@ -273,6 +292,50 @@ pub async fn sync_stream(target: Target<'_>, spec: &StreamSpec) -> Result<Stream
         }
     }
     result
+}
+
+/// A key as a first fill remembers it has read it: equal keys hash equal, and a rare
+/// collision only makes a key be looked for in the store.
+fn key_hash(key: &SourceKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.as_str().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Who defers a stream's indexes: its connection and name (one pass of it runs at a time).
+fn deferrer(target: Target<'_>, spec: &StreamSpec) -> String {
+    format!("{}/{}", target.connection, spec.name)
+}
+
+/// Before a pass: creates the indexes an earlier pass of the stream deferred and did not
+/// create again (its process died), then, if the stream's table has no row at all, defers
+/// its lookup indexes. Returns whether it deferred. Failing to defer is not an error: the
+/// pass goes on with the indexes.
+async fn defer_indexes(target: Target<'_>, spec: &StreamSpec) -> Result<bool, StoreError> {
+    let Target { store, connection, config, .. } = target;
+    if !enamel_store::tables::ALL.iter().any(|(table, _)| *table == spec.entity) {
+        return Ok(false);
+    }
+    let by = deferrer(target, spec);
+    let left = store.restore_indexes(spec.entity, &by).await?;
+    if !left.is_empty() {
+        tracing::warn!(%connection, stream = spec.name, indexes = left.len(), "created indexes an interrupted pass had deferred");
+    }
+    if !config.defer_indexes {
+        return Ok(false);
+    }
+    match store.defer_indexes(spec.entity, &by).await {
+        Ok(names) if names.is_empty() => Ok(false),
+        Ok(names) => {
+            tracing::info!(%connection, stream = spec.name, table = spec.entity, indexes = names.len(), "lookup indexes deferred for a first load");
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::warn!(%connection, stream = spec.name, error = %e, "lookup indexes not deferred");
+            Ok(false)
+        }
+    }
 }
 
 async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, SyncError> {
@@ -302,8 +365,18 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         pass_server_time: None,
     });
     // Only a whole, uninterrupted full pass knows every key.
-    let mut keys: Option<HashSet<SourceKey>> =
-        (spec.deletions == Deletions::Reconcile && progress.since.is_none() && !resumed).then(HashSet::new);
+    let reconciling = spec.deletions == Deletions::Reconcile && progress.since.is_none() && !resumed;
+    // A full pass into a scope without rows (a first sync) has nothing to reconcile: the
+    // stream's rows are written only by its passes, one at a time, so every row in its
+    // scope at the end is one this pass read. Its keys need not be kept; instead it keeps
+    // (hashed) those it has read so far, and the stored rows of the others are not looked
+    // for: they cannot be stored.
+    let first_fill = reconciling
+        && enamel_store::tables::ALL.iter().any(|(table, _)| *table == spec.entity)
+        && !store.any_in_scope(spec.entity, practice, source, spec.key_prefix).await.map_err(store_err)?;
+    let mut keys: Option<HashSet<SourceKey>> = (reconciling && !first_fill).then(HashSet::new);
+    let read_so_far: Option<std::sync::Mutex<HashSet<u64>>> = first_fill.then(Default::default);
+    let read_so_far = read_so_far.as_ref();
     let mut outcome = StreamOutcome { stream: stream.to_owned(), resumed, ..Default::default() };
     let mut guard_refusal = None;
     // Whether the stream may have quarantined rows a stored key resolves: those left by
@@ -363,7 +436,23 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
         // its transaction: that one then only writes them.
         let mut prepared = Vec::new();
         for batch in &unit.page.batches[..beside.preparable(&unit.page.batches)] {
-            prepared.push(write::prepare(store, practice, source, batch).await.map_err(store_err)?);
+            let ready = match read_so_far {
+                Some(read) if batch.entity() == spec.entity => {
+                    let absent = |key: &SourceKey| {
+                        key.as_str().starts_with(spec.key_prefix)
+                            && !read.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&key_hash(key))
+                    };
+                    write::prepare_absent(store, practice, source, batch, &absent).await
+                }
+                _ => write::prepare(store, practice, source, batch).await,
+            };
+            prepared.push(ready.map_err(store_err)?);
+        }
+        if let Some(read) = read_so_far {
+            let mut read = read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for batch in unit.page.batches.iter().filter(|b| b.entity() == spec.entity) {
+                read.extend(batch.keys().into_iter().map(key_hash));
+            }
         }
         Ok::<_, SyncError>((unit, parents_done, prepared))
     };
@@ -490,7 +579,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
             may_resolve |= !quarantine.is_empty();
             if pass_complete {
                 // Whether every live row of the stream is now in a page of this pass.
-                let mut reconciled = false;
+                let mut reconciled = first_fill;
                 if let Some(keys) = keys.take() {
                     if every_page_same && !reused.is_empty() && cursor.reconciled {
                         // Every page is the one whose rows last landed, and the pass that

@@ -6,9 +6,9 @@ use enamel_domain::ids::*;
 use enamel_domain::{Batch, PracticeId, Source, SourceKey};
 use enamel_store::{Prepared, SoftDelete, Store, Tx, UpsertReport};
 
-/// Calls `$on.$method(practice, source, rows)` with the rows of whichever [`Batch`] it is.
+/// Calls `$on.$method(practice, source, rows[, extra])` with the rows of whichever [`Batch`] it is.
 macro_rules! dispatch {
-    ($batch:expr, $on:expr, $method:ident, $practice:expr, $source:expr) => {
+    ($batch:expr, $on:expr, $method:ident, $practice:expr, $source:expr $(, $extra:expr)?) => {
         dispatch!(@ $batch, $on, $method, $practice, $source, [
             Locations, FeeSchedules, Providers, Operatories, Families, ReferralSources, Patients,
             PatientTags, PatientTagAssignments, PatientReferrals, ProcedureCodes, Appointments,
@@ -16,11 +16,16 @@ macro_rules! dispatch {
             InsuranceCarriers, InsurancePlans, InsuranceSubscribers, PatientPlans, Benefits, Claims,
             ClaimProcedures, Payments, PaymentAllocations, Adjustments, Fees, Commlogs,
             InventoryItems, StockPickings, StockMoves, SourceReferences,
-        ])
+        ] $(, $extra)?)
     };
     (@ $batch:expr, $on:expr, $method:ident, $practice:expr, $source:expr, [$($variant:ident),* $(,)?]) => {
         match $batch {
             $(Batch::$variant(rows) => $on.$method($practice, $source, rows).await,)*
+        }
+    };
+    (@ $batch:expr, $on:expr, $method:ident, $practice:expr, $source:expr, [$($variant:ident),* $(,)?], $extra:expr) => {
+        match $batch {
+            $(Batch::$variant(rows) => $on.$method($practice, $source, rows, $extra).await,)*
         }
     };
 }
@@ -43,6 +48,18 @@ pub(crate) async fn prepare(
     batch: &Batch,
 ) -> enamel_store::Result<Prepared> {
     dispatch!(batch, store, prepare_upsert, practice, source)
+}
+
+/// As [`prepare`], told which keys are certainly not stored (see
+/// [`Store::prepare_upsert_absent`]).
+pub(crate) async fn prepare_absent(
+    store: &Store,
+    practice: PracticeId,
+    source: Source,
+    batch: &Batch,
+    absent: &enamel_store::Absent<'_>,
+) -> enamel_store::Result<Prepared> {
+    dispatch!(batch, store, prepare_upsert_absent, practice, source, absent)
 }
 
 /// What the units being written (in one transaction, not committed yet) may change: the

@@ -34,6 +34,9 @@ backend_tests!(
     sync_runs_are_recorded,
     a_transaction_abandoned_while_it_begins_leaves_no_connection_inside_it,
     connections_belong_to_their_practice,
+    lookup_indexes_are_deferred_only_on_an_empty_table_and_come_back_the_same,
+    deferred_indexes_come_back_when_their_migration_goes_down,
+    keys_said_absent_are_not_looked_for_and_a_wrong_claim_fails,
 );
 
 async fn migrations_go_up_down_and_up_to_the_same_schema(store: Store) -> Result<()> {
@@ -525,5 +528,94 @@ async fn connections_belong_to_their_practice(store: Store) -> Result<()> {
     ensure!(matches!(foreign, Err(StoreError::NotFound { .. })), "{foreign:?}");
     let shown = format!("{conn:?}");
     ensure!(shown.contains("<encrypted>") && !shown.contains("[9, 9"), "credentials never print: {shown}");
+    Ok(())
+}
+
+/// A table without rows gives up its lookup indexes, recorded; restoring them (by their
+/// deferrer, or all at once) gives back the schema as migrated. A table with rows, or an
+/// unknown one, gives up nothing.
+async fn lookup_indexes_are_deferred_only_on_an_empty_table_and_come_back_the_same(store: Store) -> Result<()> {
+    let migrated = store.schema_description().await?;
+    let indexes = store.lookup_indexes("appointment").await?;
+    ensure!(indexes.len() >= 5, "appointment's lookup indexes: {indexes:?}");
+    ensure!(indexes.iter().all(|i| i.starts_with("ix_appointment_")), "{indexes:?}");
+
+    ensure!(store.defer_indexes("appointment", "c/appointments").await? == indexes, "every lookup index deferred");
+    ensure!(store.lookup_indexes("appointment").await?.is_empty(), "the indexes are gone");
+    let recorded = store.deferred_indexes().await?;
+    ensure!(recorded.iter().map(|d| d.name.clone()).collect::<Vec<_>>() == indexes, "{recorded:?}");
+    ensure!(recorded.iter().all(|d| d.table == "appointment" && d.by == "c/appointments"));
+    // The unique key stays: rows can still be written and found by key.
+    let p = practice(&store, "A").await;
+    store.upsert(p, Source::OpenDental, &[patient(1)]).await?;
+    store.upsert(p, Source::OpenDental, &[appointment(1, 1, 0)]).await?;
+    ensure!(store.upsert(p, Source::OpenDental, &[appointment(1, 1, 0)]).await?.unchanged == 1);
+    // Deferring again, or by someone else, finds nothing left to drop; restoring someone
+    // else's deferral restores nothing.
+    ensure!(store.defer_indexes("appointment", "other").await?.is_empty());
+    ensure!(store.restore_indexes("appointment", "other").await?.is_empty());
+    ensure!(store.restore_indexes("appointment", "c/appointments").await? == indexes);
+    ensure!(store.deferred_indexes().await?.is_empty());
+    ensure!(store.schema_description().await? == migrated, "the indexes came back as migrated");
+    ensure!(store.restore_indexes("appointment", "c/appointments").await?.is_empty(), "restoring is idempotent");
+
+    // A table with a row (of any practice) keeps its indexes.
+    ensure!(store.defer_indexes("patient", "c/patients").await?.is_empty(), "patient has a row");
+    ensure!(!store.lookup_indexes("patient").await?.is_empty());
+    // Those a dead process left are all restored at start-up.
+    let procedures = store.defer_indexes("procedure", "c/procedures").await?;
+    let visits = store.defer_indexes("visit", "c/visits").await?;
+    ensure!(!procedures.is_empty() && !visits.is_empty());
+    let mut restored = store.restore_all_indexes().await?;
+    restored.sort();
+    let mut both = [procedures, visits].concat();
+    both.sort();
+    ensure!(restored == both, "{restored:?}");
+    ensure!(store.schema_description().await? == migrated);
+    // Names go into statements: only synced tables are accepted.
+    ensure!(matches!(store.defer_indexes("practice", "x").await, Err(StoreError::Invalid(_))));
+    ensure!(matches!(
+        store.defer_indexes("appointment\"; DROP TABLE practice; --", "x").await,
+        Err(StoreError::Invalid(_))
+    ));
+    Ok(())
+}
+
+/// Reverting the migration that records deferred indexes creates them first.
+async fn deferred_indexes_come_back_when_their_migration_goes_down(store: Store) -> Result<()> {
+    let migrated = store.schema_description().await?;
+    ensure!(!store.defer_indexes("check_in", "c/customerreceipts").await?.is_empty());
+    store.migrate_down(1).await?;
+    ensure!(!store.lookup_indexes("check_in").await?.is_empty(), "the deferred indexes are back");
+    store.migrate().await?;
+    ensure!(store.schema_description().await? == migrated);
+    Ok(())
+}
+
+/// Keys said absent (a first sync's keys not yet read) are not looked for: rows with them
+/// are new. A wrong claim fails on the unique key and stores nothing twice.
+async fn keys_said_absent_are_not_looked_for_and_a_wrong_claim_fails(mut store: Store) -> Result<()> {
+    let p = practice(&store, "A").await;
+    let od = Source::OpenDental;
+    store.upsert(p, od, &[patient(1)]).await?;
+    let counter = store.count_statements();
+    counter.reset();
+    let fresh = store.prepare_upsert_absent(p, od, &[patient(2), patient(3)], &|_| true).await?;
+    ensure!(counter.get() == 0, "keys said absent were looked for: {} statements", counter.get());
+    // Only the keys not said absent are looked for.
+    let mixed = store.prepare_upsert_absent(p, od, &[patient(1), patient(4)], &|k| k.as_str() == "4").await?;
+    ensure!(counter.get() == 1, "one look-up for patient 1, ran {}", counter.get());
+    let tx = store.begin().await?;
+    let report = tx.write_prepared(fresh).await?;
+    ensure!(report.inserted == 2, "{report:?}");
+    let report = tx.write_prepared(mixed).await?;
+    ensure!((report.inserted, report.unchanged) == (1, 1), "{report:?}");
+    tx.commit().await?;
+
+    let wrong = store.prepare_upsert_absent(p, od, &[patient(5), patient(1)], &|_| true).await?;
+    let tx = store.begin().await?;
+    ensure!(tx.write_prepared(wrong).await.is_err(), "a stored key said absent was inserted again");
+    ensure!(tx.commit().await.is_err(), "a transaction whose batch failed cannot commit");
+    ensure!(store.live_ids::<PatientId>(p).await?.len() == 4, "patients 1–4, once each");
     Ok(())
 }

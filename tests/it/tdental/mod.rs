@@ -182,7 +182,44 @@ backend_tests!(
     open_dental_and_tdental_practices_stay_isolated,
     a_crash_mid_branch_resumes_to_the_same_store,
     a_transaction_commits_rather_than_wait_on_a_slow_pms,
+    a_first_sync_builds_lookup_indexes_once_its_rows_are_in,
 );
+
+/// A first sync into empty tables sets their lookup indexes aside and creates them when
+/// each stream's pass ends. A process that dies mid-pass leaves them recorded, and the
+/// stream's next pass creates them. A second practice's first sync, into tables that have
+/// rows, keeps them. Both end with the schema as migrated and the same rows.
+async fn a_first_sync_builds_lookup_indexes_once_its_rows_are_in(store: Store) -> Result<()> {
+    use enamel_sync::{FailHook, FailPoint};
+    let sim = tenant().await;
+    let client = small_pages(&sim)?;
+    let config = SyncConfig { pages_per_unit: 1, rows_per_transaction: 0, ..SyncConfig::default() };
+    let migrated = store.schema_description().await?;
+    let crash: FailHook = Arc::new(|p, s, n| p == FailPoint::AfterCommit && s == "appointments" && n >= 2);
+    let crash_hooks = Hooks { fail: Some(crash), on_page: None };
+
+    let first = connected(&store, "First").await?;
+    let crashed = sync_once(target(&store, &client, first, &config, &crash_hooks)).await;
+    ensure!(matches!(crashed, Err((_, SyncError::Injected { .. }))), "the injected failure stops the sync");
+    let by = format!("{}/appointments", first.1);
+    let deferred = store.deferred_indexes().await?;
+    let of_appointments: Vec<_> = deferred.iter().filter(|d| d.table == "appointment").collect();
+    ensure!(!of_appointments.is_empty() && of_appointments.iter().all(|d| d.by == by), "{deferred:?}");
+    ensure!(store.lookup_indexes("appointment").await?.is_empty(), "appointment's lookup indexes are set aside");
+    ensure!(!store.lookup_indexes("patient").await?.is_empty(), "a finished stream created its indexes again");
+    sync(&store, &client, first, &config).await?;
+    ensure!(store.deferred_indexes().await?.is_empty(), "nothing is left deferred");
+    ensure!(store.schema_description().await? == migrated, "the schema is as migrated");
+
+    let second = connected(&store, "Second").await?;
+    let crashed = sync_once(target(&store, &client, second, &config, &crash_hooks)).await;
+    ensure!(matches!(crashed, Err((_, SyncError::Injected { .. }))), "the injected failure stops the sync");
+    ensure!(store.deferred_indexes().await?.is_empty(), "tables with rows keep their indexes");
+    ensure!(store.schema_description().await? == migrated);
+    sync(&store, &client, second, &config).await?;
+    ensure!(fingerprint(&store, first.0).await? == fingerprint(&store, second.0).await?, "the two copies differ");
+    Ok(())
+}
 
 /// Units share a transaction, but not while the PMS keeps the next one waiting: the open
 /// transaction commits at its deadline (on SQLite it holds the one writer).
