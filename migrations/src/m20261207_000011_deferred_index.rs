@@ -57,6 +57,11 @@ impl MigrationTrait for Migration {
             .await?;
         for row in rows {
             let definition: String = row.try_get("", "definition")?;
+            // As the catalog gave it (`CREATE INDEX name ON …`), unless one of that name exists.
+            let definition = match definition.strip_prefix("CREATE INDEX ") {
+                Some(rest) => format!("CREATE INDEX IF NOT EXISTS {rest}"),
+                None => definition,
+            };
             db.execute_unprepared(&definition).await?;
         }
         manager.drop_table(Table::drop().table(SyncDeferredIndex::Table).to_owned()).await
