@@ -39,11 +39,7 @@ pub struct DeferredIndex {
 
 /// Checks that `table` is a synced table: its name goes into statements as an identifier.
 pub(crate) fn synced_table(table: &str) -> Result<&'static str> {
-    crate::tables::ALL
-        .iter()
-        .map(|(name, _)| *name)
-        .find(|name| *name == table)
-        .ok_or_else(|| StoreError::Invalid(format!("{table} is not a synced table")))
+    crate::tables::synced(table).ok_or_else(|| StoreError::Invalid(format!("{table} is not a synced table")))
 }
 
 /// The lookup indexes of `table` as the database has them now: (name, definition), by name.

@@ -287,7 +287,7 @@ impl Store {
     /// Commits `tx`, announcing `change` to every replica.
     async fn commit_announcing(&self, tx: Tx, change: Change) -> Result<()> {
         if self.backend == Backend::Postgres {
-            changes::notify_in(&tx.txn.txn, change).await?;
+            changes::notify_in(&tx.open.txn, change).await?;
             tx.commit().await
         } else {
             tx.commit().await?;
@@ -346,7 +346,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<Option<LeaseToken>> {
         let tx = self.begin().await?;
-        let token = sync_lease::acquire(&tx.txn.txn, practice, connection, stream, holder, ttl).await?;
+        let token = sync_lease::acquire(&tx.open.txn, practice, connection, stream, holder, ttl).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -447,7 +447,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::Invalid(format!("beginning a transaction failed: {e}")))??;
         Ok(Tx {
-            txn: Arc::new(Open { txn, _writer: guard }),
+            open: Arc::new(Open { txn, _writer: guard }),
             checkpointer: self.checkpointer.clone(),
             key_ids: Arc::clone(&self.key_ids),
             learnt: key_ids::Learnt::default(),
@@ -514,7 +514,7 @@ impl Store {
         let tx = self.begin().await?;
         let n = blobs.len();
         for (practice, id, blob) in blobs {
-            practice::set_credentials(&tx.txn.txn, practice, id, blob).await?;
+            practice::set_credentials(&tx.open.txn, practice, id, blob).await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -549,7 +549,7 @@ impl Store {
             return same(found);
         }
         let tx = self.begin().await?;
-        match write_back::insert(&tx.txn.txn, &new).await? {
+        match write_back::insert(&tx.open.txn, &new).await? {
             Some(created) => {
                 self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(new.practice_id) }).await?;
                 Ok(Proposed::Created(created))
@@ -576,7 +576,7 @@ impl Store {
         transition: &Transition,
     ) -> Result<WriteBack> {
         let tx = self.begin().await?;
-        let after = write_back::transition(&tx.txn.txn, practice, id, expect, transition).await?;
+        let after = write_back::transition(&tx.open.txn, practice, id, expect, transition).await?;
         self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(after.practice_id) }).await?;
         Ok(after)
     }
@@ -591,7 +591,7 @@ impl Store {
         lease_until: DateTime<Utc>,
     ) -> Result<Option<WriteBack>> {
         let tx = self.begin().await?;
-        let Some(id) = write_back::next_due(&tx.txn.txn, now).await? else {
+        let Some(id) = write_back::next_due(&tx.open.txn, now).await? else {
             tx.rollback().await?;
             return Ok(None);
         };
@@ -602,7 +602,7 @@ impl Store {
             enamel_domain::writeback::WriteBackState::Approved,
             enamel_domain::writeback::WriteBackState::NeedsReconciliation,
         ];
-        match write_back::transition(&tx.txn.txn, None, id, Expect { states: &states, lease_owner: None }, &t).await {
+        match write_back::transition(&tx.open.txn, None, id, Expect { states: &states, lease_owner: None }, &t).await {
             Ok(claimed) => {
                 self.commit_announcing(tx, Change { topic: Topic::WriteBack, practice: Some(claimed.practice_id) })
                     .await?;
@@ -708,7 +708,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let tx = self.begin().await?;
-        let deferred = deferred_index::defer(&tx.txn.txn, table, by).await;
+        let deferred = deferred_index::defer(&tx.open.txn, table, by).await;
         tx.settle(deferred).await
     }
 
@@ -732,9 +732,9 @@ impl Store {
         }
         let tx = self.begin().await?;
         let work = async {
-            let recorded = deferred_index::recorded(&tx.txn.txn, table, by).await?;
+            let recorded = deferred_index::recorded(&tx.open.txn, table, by).await?;
             for (index, definition) in &recorded {
-                deferred_index::restore(&tx.txn.txn, index, definition).await?;
+                deferred_index::restore(&tx.open.txn, index, definition).await?;
             }
             Ok::<_, StoreError>(recorded.into_iter().map(|(index, _)| index.name).collect())
         };
@@ -1068,7 +1068,7 @@ fn postgres_admin_url(url: &str) -> Result<(String, String)> {
 pub struct Tx {
     /// Shared with a batch's statements while they run on a task of their own
     /// ([`Tx::write_prepared`]).
-    txn: Arc<Open>,
+    open: Arc<Open>,
     checkpointer: Option<Arc<wal::Checkpointer>>,
     key_ids: Arc<key_ids::KeyIds>,
     /// Ids learnt in this transaction, shared with the store's later ones when it commits.
@@ -1084,6 +1084,14 @@ struct Open {
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
+impl Open {
+    /// The transaction back from the tasks that wrote in it (they are done once their
+    /// writes returned).
+    fn take(open: Arc<Open>) -> Result<Open> {
+        Arc::try_unwrap(open).map_err(|_| StoreError::Invalid("a batch is still being written".into()))
+    }
+}
+
 impl Tx {
     /// Upserts a batch of mapped rows keyed on (`source`, `source_id`): unchanged rows are
     /// skipped, references are resolved within the practice and source, and rows whose
@@ -1096,7 +1104,7 @@ impl Tx {
         rows: &[SyncRow<R>],
     ) -> Result<UpsertReport> {
         let prepared =
-            upsert::prepare(&self.txn.txn, &self.key_ids, practice, source, rows, &upsert::none_absent).await?;
+            upsert::prepare(&self.open.txn, &self.key_ids, practice, source, rows, &upsert::none_absent).await?;
         self.write_prepared(prepared).await
     }
 
@@ -1109,7 +1117,7 @@ impl Tx {
     /// unit meanwhile). Dropped before they are done, they run to their end and the
     /// transaction then rolls back.
     pub async fn write_prepared(&self, prepared: Prepared) -> Result<UpsertReport> {
-        let open = Arc::clone(&self.txn);
+        let open = Arc::clone(&self.open);
         let written = upsert::write_prepared(&self.learnt, prepared, |statements| async move {
             tokio::spawn(async move { sql::pipelined(&open.txn, statements).await })
                 .await
@@ -1134,7 +1142,7 @@ impl Tx {
         present: &(impl KeySet + ?Sized),
         max_share: f64,
     ) -> Result<SoftDelete> {
-        reconcile::soft_delete_absent::<T, _>(&self.txn.txn, practice, source, scope, present, max_share).await
+        reconcile::soft_delete_absent::<T, _>(&self.open.txn, practice, source, scope, present, max_share).await
     }
 
     /// Soft-deletes the live rows of `T` from `source` with these PMS keys (deletions the PMS
@@ -1145,7 +1153,7 @@ impl Tx {
         source: Source,
         keys: &[SourceKey],
     ) -> Result<u64> {
-        reconcile::soft_delete_keys::<T, _>(&self.txn.txn, practice, source, keys).await
+        reconcile::soft_delete_keys::<T, _>(&self.open.txn, practice, source, keys).await
     }
 
     /// Saves a stream's checkpoint; it lands with the rest of the transaction.
@@ -1157,7 +1165,7 @@ impl Tx {
         cursor: Option<serde_json::Value>,
         progress: Option<serde_json::Value>,
     ) -> Result<()> {
-        sync_state::save_checkpoint(&self.txn.txn, practice, connection, stream, cursor, progress).await
+        sync_state::save_checkpoint(&self.open.txn, practice, connection, stream, cursor, progress).await
     }
 
     /// Quarantines rows that could not be mapped or stored; it lands with the transaction.
@@ -1167,7 +1175,7 @@ impl Tx {
         connection: ConnectionId,
         entries: &[QuarantineEntry],
     ) -> Result<()> {
-        quarantine::record(&self.txn.txn, practice, connection, entries).await
+        quarantine::record(&self.open.txn, practice, connection, entries).await
     }
 
     /// Marks quarantined keys of a stream resolved, once they have been stored.
@@ -1178,7 +1186,7 @@ impl Tx {
         stream: &str,
         keys: &[String],
     ) -> Result<u64> {
-        quarantine::resolve(&self.txn.txn, practice, connection, stream, keys).await
+        quarantine::resolve(&self.open.txn, practice, connection, stream, keys).await
     }
 
     /// Remembers pages whose rows all landed in this transaction (see [`PageMemo`]),
@@ -1190,7 +1198,7 @@ impl Tx {
         stream: &str,
         memos: &[PageMemo],
     ) -> Result<()> {
-        page_memo::save(&self.txn.txn, practice, connection, stream, memos).await
+        page_memo::save(&self.open.txn, practice, connection, stream, memos).await
     }
 
     /// Forgets what was remembered of these pages of a stream (all of them when `pages` is
@@ -1202,7 +1210,7 @@ impl Tx {
         stream: &str,
         pages: Option<&[String]>,
     ) -> Result<u64> {
-        page_memo::forget(&self.txn.txn, practice, connection, stream, pages).await
+        page_memo::forget(&self.open.txn, practice, connection, stream, pages).await
     }
 
     /// Reads a stream's checkpoint inside the transaction.
@@ -1212,14 +1220,13 @@ impl Tx {
         connection: ConnectionId,
         stream: &str,
     ) -> Result<Option<Checkpoint>> {
-        sync_state::checkpoint(&self.txn.txn, practice, connection, stream).await
+        sync_state::checkpoint(&self.open.txn, practice, connection, stream).await
     }
 
     /// Commits; a transaction in which a batch failed to write rolls back instead, with an
     /// error.
     pub async fn commit(self) -> Result<()> {
-        let open =
-            Arc::try_unwrap(self.txn).map_err(|_| StoreError::Invalid("a batch is still being written".into()))?;
+        let open = Open::take(self.open)?;
         if self.failed.load(Ordering::Relaxed) {
             open.txn.rollback().await?;
             return Err(StoreError::Invalid("a batch failed to write in this transaction: it was rolled back".into()));
@@ -1248,8 +1255,7 @@ impl Tx {
 
     /// Rolls back.
     pub async fn rollback(self) -> Result<()> {
-        let open =
-            Arc::try_unwrap(self.txn).map_err(|_| StoreError::Invalid("a batch is still being written".into()))?;
+        let open = Open::take(self.open)?;
         open.txn.rollback().await?;
         Ok(())
     }

@@ -472,6 +472,11 @@ pub const ALL: &[(&str, &[(&str, &str)])] = &[
     source_reference::REFERENCES,
 ];
 
+/// The synced table of this name, if there is one (its name may then go into statements).
+pub fn synced(table: &str) -> Option<&'static str> {
+    ALL.iter().map(|(name, _)| *name).find(|name| *name == table)
+}
+
 /// The tables rows of `table` refer to (none for a table that is not synced).
 pub fn refers_to(table: &str) -> impl Iterator<Item = &'static str> {
     ALL.iter().filter(move |(name, _)| *name == table).flat_map(|(_, refs)| refs.iter().map(|(_, target)| *target))

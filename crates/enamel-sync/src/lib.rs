@@ -314,7 +314,7 @@ fn deferrer(target: Target<'_>, spec: &StreamSpec) -> String {
 /// pass goes on with the indexes.
 async fn defer_indexes(target: Target<'_>, spec: &StreamSpec) -> Result<bool, StoreError> {
     let Target { store, connection, config, .. } = target;
-    if !enamel_store::tables::ALL.iter().any(|(table, _)| *table == spec.entity) {
+    if enamel_store::tables::synced(spec.entity).is_none() {
         return Ok(false);
     }
     let by = deferrer(target, spec);
@@ -372,7 +372,7 @@ async fn pass(target: Target<'_>, spec: &StreamSpec) -> Result<StreamOutcome, Sy
     // (hashed) those it has read so far, and the stored rows of the others are not looked
     // for: they cannot be stored.
     let first_fill = reconciling
-        && enamel_store::tables::ALL.iter().any(|(table, _)| *table == spec.entity)
+        && enamel_store::tables::synced(spec.entity).is_some()
         && !store.any_in_scope(spec.entity, practice, source, spec.key_prefix).await.map_err(store_err)?;
     let mut keys: Option<HashSet<SourceKey>> = (reconciling && !first_fill).then(HashSet::new);
     let read_so_far: Option<std::sync::Mutex<HashSet<u64>>> = first_fill.then(Default::default);
